@@ -1,0 +1,1 @@
+"""Conferencing: provider contexts, credentials and token refresh, connections, the lifecycle."""

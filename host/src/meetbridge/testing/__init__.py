@@ -1,0 +1,1 @@
+"""Helpers for testing meetbridge and its plugins (also a pytest plugin: ``pytest11``)."""

@@ -1,0 +1,37 @@
+"""The Google Meet provider plugin: how meetbridge talks to Google Meet."""
+
+from __future__ import annotations
+
+from meetbridge.hookspecs import hookimpl
+from meetbridge.providers import AuthKind, Capability, NotAvailableYet, ProviderInfo
+
+NAME = "google_meet"
+
+INFO = ProviderInfo(
+    name=NAME,
+    label="Google Meet",
+    auth_kind=AuthKind.OAUTH2,
+    capabilities=frozenset({Capability.CONNECT, Capability.REFRESH}),
+)
+
+
+@hookimpl
+def describe_provider() -> ProviderInfo:
+    return INFO
+
+
+def _not_yet(operation: str) -> NotAvailableYet:
+    return NotAvailableYet(
+        f"The Google Meet plugin cannot {operation} yet; choose another location for now.",
+        provider=NAME,
+    )
+
+
+@hookimpl
+def authorization_url() -> None:
+    raise _not_yet("connect accounts")
+
+
+@hookimpl
+def create_meeting() -> None:
+    raise _not_yet("create meetings")

@@ -1,0 +1,1 @@
+"""Conferencing provider plugin for meetbridge."""
