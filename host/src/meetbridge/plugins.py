@@ -185,8 +185,9 @@ def _install_tracer(pm: pluggy.PluginManager) -> None:
     def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: Mapping[str, Any]) -> None:
         elapsed = (time.perf_counter() - starts.pop(id(kwargs), time.perf_counter())) * 1000
         if outcome.exception is not None:
-            trace_log.info("hook %s raised %s (%.1f ms)", hook_name,
-                           type(outcome.exception).__name__, elapsed)
+            trace_log.info(
+                "hook %s raised %s (%.1f ms)", hook_name, type(outcome.exception).__name__, elapsed
+            )
         else:
             trace_log.info("hook %s returned (%.1f ms)", hook_name, elapsed)
 
@@ -228,8 +229,12 @@ def build_plugin_host(
             candidates.append((ep.name, ep.load(), dist))
         except Exception as exc:  # a broken plugin must not take the host down
             host.failures.append(PluginFailure(ep.name, dist[0] if dist else "?", _describe(exc)))
-            log.error("Plugin %r (%s) failed to import: %s. It is not loaded; fix or uninstall"
-                      " it.", ep.name, dist[0] if dist else "?", _describe(exc))
+            log.error(
+                "Plugin %r (%s) failed to import: %s. It is not loaded; fix or uninstall it.",
+                ep.name,
+                dist[0] if dist else "?",
+                _describe(exc),
+            )
     for name, plugin in plugins:
         if (allow is None or name in allow) and name not in block:
             candidates.append((name, plugin, None))
@@ -249,46 +254,75 @@ def _fail(host: PluginHost, name: str, dist: tuple[str, str] | None, message: st
     log.error("%s", message)
 
 
-def _register(host: PluginHost, name: str, plugin: object,
-              dist: tuple[str, str] | None) -> None:
+def _register(host: PluginHost, name: str, plugin: object, dist: tuple[str, str] | None) -> None:
     pm = host.pm
     if pm.is_registered(plugin) or pm.has_plugin(name):
         return  # the same module listed twice (e.g. two entry points) is registered once
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
-        _fail(host, name, dist, f"Plugin {name!r}: {exc}. Fix the hook implementation's"
-              " signature to accept only arguments its hook specification names"
-              " (see docs/plugins/hooks.md).")
+        _fail(
+            host,
+            name,
+            dist,
+            f"Plugin {name!r}: {exc}. Fix the hook implementation's"
+            " signature to accept only arguments its hook specification names"
+            " (see docs/plugins/hooks.md).",
+        )
         return
-    caller = pm.subset_hook_caller("describe_provider", remove_plugins=[
-        p for n, p in pm.list_name_plugin() if n != name and p is not None])
+    caller = pm.subset_hook_caller(
+        "describe_provider",
+        remove_plugins=[p for n, p in pm.list_name_plugin() if n != name and p is not None],
+    )
     try:
         infos = [info for info in caller() if info is not None]
     except Exception as exc:
         pm.unregister(plugin)
         _fail(host, name, dist, f"Plugin {name!r}: describe_provider raised {_describe(exc)}.")
         return
-    routed = {c.name for c in pm.get_hookcallers(plugin) or [] if c.name in hookspecs.ROUTED_HOOKS}
+    # Wrappers (audit, metrics, tracing) may wrap provider hooks without being a provider.
+    routed = {
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if caller.name in hookspecs.ROUTED_HOOKS
+        and any(
+            i.plugin is plugin and not (i.wrapper or i.hookwrapper) for i in caller.get_hookimpls()
+        )
+    }
     if routed and not infos:
         pm.unregister(plugin)
-        _fail(host, name, dist, f"Plugin {name!r} implements {', '.join(sorted(routed))} but no"
-              " describe_provider hook: add one returning a ProviderInfo so the host knows which"
-              " provider it serves.")
+        _fail(
+            host,
+            name,
+            dist,
+            f"Plugin {name!r} implements {', '.join(sorted(routed))} but no"
+            " describe_provider hook: add one returning a ProviderInfo so the host knows which"
+            " provider it serves.",
+        )
         return
     for info in infos:
         if not isinstance(info, ProviderInfo) or inspect.isawaitable(info):
             pm.unregister(plugin)
-            _fail(host, name, dist, f"Plugin {name!r}: describe_provider must return a"
-                  f" ProviderInfo synchronously, got {type(info).__name__}.")
+            _fail(
+                host,
+                name,
+                dist,
+                f"Plugin {name!r}: describe_provider must return a"
+                f" ProviderInfo synchronously, got {type(info).__name__}.",
+            )
             return
         if info.name in host._owners:
             owner = host._owners[info.name]
             pm.unregister(plugin)
             theirs = host._distributions.get(owner, ("?", ""))[0]
-            _fail(host, name, dist, f"Provider {info.name!r} is described by two plugins:"
-                  f" {owner!r} ({theirs}) and {name!r} ({dist[0] if dist else '?'}). Uninstall"
-                  " one of them or block it with MEETBRIDGE_BLOCK_PLUGINS.")
+            _fail(
+                host,
+                name,
+                dist,
+                f"Provider {info.name!r} is described by two plugins:"
+                f" {owner!r} ({theirs}) and {name!r} ({dist[0] if dist else '?'}). Uninstall"
+                " one of them or block it with MEETBRIDGE_BLOCK_PLUGINS.",
+            )
             return
     for info in infos:
         host._providers[info.name] = info
@@ -308,19 +342,31 @@ def _drop_unknown_hooks(host: PluginHost) -> None:
     for name, plugin in list(pm.list_name_plugin()):
         if plugin is None:
             continue
-        unknown = [c.name for c in pm.get_hookcallers(plugin) or []
-                   if not c.has_spec() and not c.name.startswith("_")]
-        optional = {impl.function.__name__ for c in pm.get_hookcallers(plugin) or []
-                    for impl in c.get_hookimpls() if impl.optionalhook}
+        unknown = [
+            c.name
+            for c in pm.get_hookcallers(plugin) or []
+            if not c.has_spec() and not c.name.startswith("_")
+        ]
+        optional = {
+            impl.function.__name__
+            for c in pm.get_hookcallers(plugin) or []
+            for impl in c.get_hookimpls()
+            if impl.optionalhook
+        }
         unknown = [hook for hook in unknown if hook not in optional]
         if unknown:
             pm.unregister(plugin)
             for provider in [p for p, owner in host._owners.items() if owner == name]:
                 host._providers.pop(provider)
                 host._owners.pop(provider)
-            _fail(host, name, host._distributions.get(name), f"Plugin {name!r} implements"
-                  f" unknown hook(s) {', '.join(sorted(unknown))}. Check the spelling against"
-                  " docs/plugins/hooks.md, or mark it @hookimpl(optionalhook=True).")
+            _fail(
+                host,
+                name,
+                host._distributions.get(name),
+                f"Plugin {name!r} implements"
+                f" unknown hook(s) {', '.join(sorted(unknown))}. Check the spelling against"
+                " docs/plugins/hooks.md, or mark it @hookimpl(optionalhook=True).",
+            )
     pm.check_pending()
 
 

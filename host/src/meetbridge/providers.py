@@ -148,7 +148,11 @@ class TokenSet:
 
     @classmethod
     def from_oauth_response(
-        cls, body: Mapping[str, Any], now: datetime | None = None, *, previous: TokenSet | None = None
+        cls,
+        body: Mapping[str, Any],
+        now: datetime | None = None,
+        *,
+        previous: TokenSet | None = None,
     ) -> TokenSet:
         """Build from a standard OAuth token response.
 
@@ -165,7 +169,9 @@ class TokenSet:
         known = {"access_token", "refresh_token", "expires_in", "scope", "token_type", "id_token"}
         return cls(
             access_token=Secret(str(body["access_token"])),
-            refresh_token=Secret(str(refresh)) if refresh else (previous.refresh_token if previous else None),
+            refresh_token=Secret(str(refresh))
+            if refresh
+            else (previous.refresh_token if previous else None),
             expires_at=now + timedelta(seconds=int(expires_in)) if expires_in is not None else None,
             scope=scope,
             token_type=str(body.get("token_type", "bearer")).lower(),
@@ -297,6 +303,9 @@ class WebhookResult:
     status_code: int
     body: Mapping[str, Any] | None = None
     events: tuple[WebhookEvent, ...] = ()
+    # Identifies this delivery (e.g. Zoom's timestamp + signature). The host stores it and
+    # rejects a second request carrying the same key as a replay, across processes.
+    replay_key: str = ""
 
 
 @runtime_checkable

@@ -52,8 +52,9 @@ class Services:
             )
         return self._http
 
-    def provider_context(self, provider: str, organization_timezone: str | None = None
-                         ) -> ProviderContext:
+    def provider_context(
+        self, provider: str, organization_timezone: str | None = None
+    ) -> ProviderContext:
         info = self.plugins.provider(provider)
         ctx = ProviderContext(
             settings=self.settings.provider(info),

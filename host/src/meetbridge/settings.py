@@ -116,8 +116,9 @@ class Settings(BaseSettings):
         config_file = _default_config_file()
         if config_file is not None:
             if not config_file.exists():
-                raise FileNotFoundError(f"MEETBRIDGE_CONFIG points at {config_file}, which does"
-                                        " not exist.")
+                raise FileNotFoundError(
+                    f"MEETBRIDGE_CONFIG points at {config_file}, which does not exist."
+                )
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
@@ -182,8 +183,10 @@ class ResolvedProviderSettings:
         try:
             return self.endpoints[key].rstrip("/")
         except KeyError:
-            raise KeyError(f"Provider {self.name!r} has no {key!r} endpoint configured; set"
-                           f" MEETBRIDGE_PROVIDERS__{self.name.upper()}__{key.upper()}.") from None
+            raise KeyError(
+                f"Provider {self.name!r} has no {key!r} endpoint configured; set"
+                f" MEETBRIDGE_PROVIDERS__{self.name.upper()}__{key.upper()}."
+            ) from None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -122,8 +122,11 @@ class Vault:
 
 
 def _read_key_file(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def write_key_file(path: Path, keys: Sequence[str]) -> None:
@@ -146,8 +149,9 @@ def load_keys(settings: Settings, *, create: bool | None = None) -> list[str]:
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise VaultError(f"Key file {path} is readable by others (mode {mode:o}); run"
-                             f" `chmod 600 {path}`.")
+            raise VaultError(
+                f"Key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`."
+            )
         keys = _read_key_file(path)
         if keys:
             return keys
@@ -168,16 +172,20 @@ def vault_from_settings(settings: Settings) -> Vault:
     return Vault(load_keys(settings))
 
 
-def rotate_all(session: Session, vault: Vault,
-               progress: Callable[[int], None] | None = None) -> int:
+def rotate_all(
+    session: Session, vault: Vault, progress: Callable[[int], None] | None = None
+) -> int:
     """Re-encrypt every stored secret with the vault's primary key; returns how many."""
     count = 0
     for item in encrypted_columns():
         col = getattr(item.model, item.column)
         pk = item.model.id
         for row_id, ciphertext in _batches(session, select(pk, col).where(col.is_not(None))):
-            session.execute(update(item.model).where(pk == row_id)
-                            .values({item.column: vault.rotate(ciphertext)}))
+            session.execute(
+                update(item.model)
+                .where(pk == row_id)
+                .values({item.column: vault.rotate(ciphertext)})
+            )
             count += 1
             if progress:
                 progress(1)

@@ -88,8 +88,9 @@ class TokenManager:
                     session.rollback()  # another task or process refreshed while we waited
                     return tokens
                 ctx = services.provider_context(conn.provider)
-                new = await services.plugins.call("refresh_credentials", conn.provider,
-                                                  context=ctx, tokens=tokens)
+                new = await services.plugins.call(
+                    "refresh_credentials", conn.provider, context=ctx, tokens=tokens
+                )
             except GrantRevoked as exc:
                 if not isinstance(exc, ConnectionUnusable):
                     self._mark_needs_reconnect(conn, exc)
@@ -113,15 +114,19 @@ class TokenManager:
         stmt = select(Connection).where(Connection.id == connection_id)
         if session.get_bind().dialect.name == "sqlite":
             # Take SQLite's write lock now, so another process waits here, not after us.
-            session.execute(update(Connection).where(Connection.id == connection_id)
-                            .values(refresh_count=Connection.refresh_count))
+            session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id)
+                .values(refresh_count=Connection.refresh_count)
+            )
         else:
             stmt = stmt.with_for_update()
         conn = session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
         if conn is None or conn.status != ConnectionStatus.ACTIVE or conn.token_ciphertext is None:
             provider = conn.provider if conn else ""
-            raise ConnectionUnusable(f"The {provider} connection needs reconnecting.",
-                                     provider=provider)
+            raise ConnectionUnusable(
+                f"The {provider} connection needs reconnecting.", provider=provider
+            )
         return conn
 
     @staticmethod

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from alembic import context
-
 import meetbridge.models  # noqa: F401  (registers every table on Base.metadata)
+from alembic import context
 from meetbridge.db import Base, create_db_engine
 
 config = context.config
@@ -25,8 +24,9 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -34,8 +34,9 @@ def run_migrations_online() -> None:
     try:
         with engine.connect() as conn:
             # render_as_batch lets ALTER TABLE migrations work on SQLite too.
-            context.configure(connection=conn, target_metadata=target_metadata,
-                              render_as_batch=True)
+            context.configure(
+                connection=conn, target_metadata=target_metadata, render_as_batch=True
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

@@ -62,8 +62,9 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"),
-                                                        default=None, index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), default=None, index=True
+    )
     actor: Mapped[str] = mapped_column(String(320), default="system")
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(64), default="")

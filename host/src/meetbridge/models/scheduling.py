@@ -42,7 +42,8 @@ class MeetingType(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     hosts: Mapped[list[MeetingTypeHost]] = relationship(
-        back_populates="meeting_type", order_by="MeetingTypeHost.position",
+        back_populates="meeting_type",
+        order_by="MeetingTypeHost.position",
         cascade="all, delete-orphan",
     )
 
@@ -135,8 +136,9 @@ class Attendee(Base):
     __tablename__ = "attendees"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
-                                            index=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     timezone: Mapped[str] = mapped_column(String(64))
