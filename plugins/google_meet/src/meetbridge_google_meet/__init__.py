@@ -1,1 +1,1 @@
-"""Conferencing provider plugin for meetbridge."""
+"""Google Meet conferencing for meetbridge: a plugin (``plugin``) and a sandbox (``sandbox``)."""
