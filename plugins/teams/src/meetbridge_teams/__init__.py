@@ -1,1 +1,1 @@
-"""Conferencing provider plugin for meetbridge."""
+"""Microsoft Teams conferencing for meetbridge, through Microsoft Graph (with a sandbox)."""
