@@ -1,7 +1,8 @@
 """An in-process fake conferencing provider for host tests.
 
-It behaves like a provider plugin (sync or async), keeps its meetings in memory, and counts
-refreshes, so host logic can be tested without a sandbox where the provider does not matter.
+It behaves like a provider plugin (sync or async), keeps its meetings in memory with the
+account that created each one, counts refreshes, and fails on demand, so host logic can be
+tested without a sandbox where the provider's own behaviour does not matter.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from meetbridge.providers import (
     DeleteOutcome,
     GrantRevoked,
     Meeting,
+    MeetingGone,
     ProviderInfo,
     Secret,
     TokenSet,
     WebhookEvent,
     WebhookResult,
+    WrongCredential,
 )
 
 
@@ -40,14 +43,18 @@ class FakeProvider:
     ) -> None:
         self.name = name
         self.asynchronous = asynchronous
-        self.capabilities = capabilities or frozenset(
-            {
-                Capability.CONNECT,
-                Capability.REFRESH,
-                Capability.REVOKE,
-                Capability.WEBHOOKS,
-                Capability.ACCOUNT_LEVEL,
-            }
+        self.capabilities = (
+            capabilities
+            if capabilities is not None
+            else frozenset(
+                {
+                    Capability.CONNECT,
+                    Capability.REFRESH,
+                    Capability.REVOKE,
+                    Capability.WEBHOOKS,
+                    Capability.ACCOUNT_LEVEL,
+                }
+            )
         )
         self.meetings: dict[str, dict[str, Any]] = {}
         self.refresh_calls = 0
@@ -57,8 +64,13 @@ class FakeProvider:
         self.revoke_fails = False
         self._ids = itertools.count(1)
         self.expires_in = 3600
+        self.calls: list[tuple[str, str]] = []
+        self.deleted_by: list[tuple[str, str]] = []
+        # (stage, exception) raised in order; stages: "create", "create_after_acting",
+        # "update", "delete".
+        self.failures: list[tuple[str, Exception]] = []
 
-    # -- the plugin's hooks (the two flavours share one body) -------------------------------
+    # -- the plugin's hooks ------------------------------------------------------------------
     @hookimpl
     def describe_provider(self) -> ProviderInfo:
         return ProviderInfo(
@@ -119,29 +131,71 @@ class FakeProvider:
     @hookimpl
     def create_meeting(self, request: Any, credentials: Any) -> Any:
         async def create() -> Meeting:
-            token = await credentials.access_token()
-            return self._create(request, token)
+            token = await credentials.access_token() if credentials is not None else ""
+            return self._create(request, token, credentials)
 
         if self.asynchronous:
             return create()
-        return self._create(request, "sync")
+        return self._create(request, "sync", credentials)
 
-    def _create(self, request: Any, token: str) -> Meeting:
+    @staticmethod
+    def _account(credentials: Any) -> str:
+        return credentials.email if credentials is not None else ""
+
+    def _create(self, request: Any, token: str, credentials: Any) -> Meeting:
+        self.calls.append(("create", request.idempotency_key))
+        self._maybe_fail("create")
+        if request.previous_attempt_ambiguous:  # look before creating, like the real plugins
+            for mid, data in self.meetings.items():
+                if data["key"] == request.idempotency_key:
+                    return self._meeting(mid)
         mid = str(next(self._ids))
         self.meetings[mid] = {
             "start": request.start_utc,
             "topic": request.topic,
+            "duration": request.duration_minutes,
             "token": token,
             "key": request.idempotency_key,
+            "timezone": request.timezone,
+            "account": self._account(credentials),
+            "host_user": request.host_user,
+            "settings": dict(request.settings),
         }
+        self._maybe_fail("create_after_acting")
+        return self._meeting(mid)
+
+    def _meeting(self, mid: str) -> Meeting:
         return Meeting(
             external_id=mid,
             join_url=f"https://fake.example/j/{mid}",
             host_start_url=Secret(f"https://fake.example/s/{mid}?zak=secret"),
+            passcode="123456",
         )
 
+    def _maybe_fail(self, stage: str) -> None:
+        if self.failures and self.failures[0][0] == stage:
+            raise self.failures.pop(0)[1]
+
     @hookimpl
-    def delete_meeting(self, meeting: Any) -> Any:
+    def update_meeting(self, meeting: Any, request: Any, credentials: Any) -> Any:
+        self.calls.append(("update", meeting.external_id))
+        self._maybe_fail("update")
+        data = self.meetings.get(meeting.external_id)
+        if data is None:
+            raise MeetingGone("Meeting does not exist", provider=self.name)
+        if data["account"] != self._account(credentials):
+            raise WrongCredential("You are not the meeting host", provider=self.name)
+        data.update(start=request.start_utc, topic=request.topic, duration=request.duration_minutes)
+        return self._maybe_async(self._meeting(meeting.external_id))
+
+    @hookimpl
+    def delete_meeting(self, meeting: Any, credentials: Any) -> Any:
+        self.calls.append(("delete", meeting.external_id))
+        self._maybe_fail("delete")
+        data = self.meetings.get(meeting.external_id)
+        if data is not None and data["account"] != self._account(credentials):
+            raise WrongCredential("You are not the meeting host", provider=self.name)
+        self.deleted_by.append((meeting.external_id, self._account(credentials)))
         outcome = (
             DeleteOutcome.DELETED
             if self.meetings.pop(meeting.external_id, None)

@@ -13,7 +13,6 @@ from meetbridge.models import Connection
 from meetbridge.plugins import build_plugin_host
 from meetbridge.services import Services
 from meetbridge.settings import Settings
-
 from tests.fakes import FakeProvider
 
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from meetbridge.conferencing.connections import ConnectionService
 from meetbridge.conferencing.credentials import ConnectionUnusable
 from meetbridge.models import AuditEvent, Connection, ConnectionStatus, Organization, Role, User
 from meetbridge.providers import AccountLevelNotAllowed, ConnectFailed, GrantRevoked, Secret
 from meetbridge.services import Services
-from sqlalchemy import select
-
 from tests.fakes import FakeProvider
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import meetbridge.models  # noqa: F401
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from meetbridge import db
 from sqlalchemy import inspect
+
+import meetbridge.models  # noqa: F401
+from meetbridge import db
 
 
 def test_upgrade_from_empty_reaches_head_with_every_table(meetbridge_database_url: str) -> None:

@@ -10,10 +10,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+
 from meetbridge.plugins import OperationNotSupported, UnknownProvider, build_plugin_host
 from meetbridge.providers import MeetingRequest, ProviderContext, Secret, TokenSet
 from meetbridge.testing.credentials import MemoryCredentials
-
 from tests.fakes import FakeProvider
 
 BUILTINS = {"zoom", "google_meet", "teams"}
@@ -261,14 +261,18 @@ def test_two_plugins_describing_the_same_provider_are_named() -> None:
 
 
 def test_get_plugin_host_is_lazy_and_cached() -> None:
-    import importlib
+    import subprocess
 
-    import meetbridge.plugins as plugins_module
-
-    plugins_module.get_plugin_host.cache_clear()
-    module = importlib.reload(plugins_module)
-    assert module.get_plugin_host.cache_info().currsize == 0  # nothing built at import
-    assert module.get_plugin_host() is module.get_plugin_host()
+    # A fresh interpreter: importing the package and the plugin module builds nothing.
+    code = (
+        "import meetbridge, meetbridge.plugins as p;"
+        "print(p.get_plugin_host.cache_info().currsize);"
+        "print(p.get_plugin_host() is p.get_plugin_host())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["0", "True"]
 
 
 def test_entry_points_are_the_only_registration_path_for_builtins() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
+
 from meetbridge.cli import main
 from meetbridge.plugins import build_plugin_host
 from meetbridge.settings import Settings
-from pydantic import ValidationError
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
+
 from meetbridge.cli import main
 from meetbridge.models import Connection, Organization, User
 from meetbridge.providers import Secret, TokenSet
 from meetbridge.settings import Settings
 from meetbridge.vault import Vault, VaultError, generate_key, load_keys, vault_from_settings
-from sqlalchemy import select
 
 ACCESS = "zoom-access-token-PLAINTEXT-marker-1234567890"
 REFRESH = "zoom-refresh-token-PLAINTEXT-marker-0987654321"

@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from meetbridge.conferencing.locks import NamedLocks
 from meetbridge.db import create_db_engine, session_factory
 from meetbridge.plugins import PluginHost, get_plugin_host
 from meetbridge.providers import ProviderContext
@@ -40,6 +41,11 @@ class Services:
     def sessions(self) -> sessionmaker[Session]:
         assert self.engine is not None
         return session_factory(self.engine)
+
+    @cached_property
+    def locks(self) -> NamedLocks:
+        """Per-connection and per-booking locks, shared by everything in this process."""
+        return NamedLocks(self)
 
     @property
     def http(self) -> httpx.AsyncClient:

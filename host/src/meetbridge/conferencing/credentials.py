@@ -2,22 +2,17 @@
 
 Refresh tokens rotate at Zoom and Microsoft: the old one dies the moment a new one is issued,
 so two refreshes racing with the same refresh token break the connection. Refreshes are
-therefore serialised per connection twice over: an ``asyncio.Lock`` per connection inside a
-process, and a database row lock across processes (``SELECT ... FOR UPDATE`` on PostgreSQL; a
-write lock taken by a no-op UPDATE on SQLite). Inside the lock the tokens are re-read, so a
-task that waited finds the fresh token and does not refresh again. The new pair is committed
-before anyone uses it.
+therefore serialised per connection, across tasks and processes, by a named lock
+(:mod:`meetbridge.conferencing.locks`). Inside the lock the tokens are re-read, so a task that
+waited finds the fresh token and does not refresh again; the new pair is committed before
+anyone uses it. No database lock is held while the provider is called.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from meetbridge.db import utcnow
 from meetbridge.models import Connection, ConnectionStatus
@@ -39,10 +34,6 @@ class TokenManager:
     def __init__(self, services: Services, margin: timedelta = REFRESH_MARGIN) -> None:
         self.services = services
         self.margin = margin
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    def _lock(self, connection_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(connection_id, asyncio.Lock())
 
     def _now(self) -> datetime:
         clock = self.services.clock
@@ -66,68 +57,52 @@ class TokenManager:
         _, tokens = self.load(connection_id)
         if not tokens.expires_within(self.margin, self._now()):
             return tokens.access_token.reveal()
-        async with self._lock(connection_id):
+        async with self.services.locks.hold(f"connection:{connection_id}"):
             return (await self._refresh(connection_id, rejected=None)).access_token.reveal()
 
     async def refreshed_access_token(self, connection_id: int, rejected: str) -> str:
         """Refresh because the provider rejected ``rejected`` — unless someone already did."""
-        async with self._lock(connection_id):
+        async with self.services.locks.hold(f"connection:{connection_id}"):
             return (await self._refresh(connection_id, rejected=rejected)).access_token.reveal()
 
     async def _refresh(self, connection_id: int, rejected: str | None) -> TokenSet:
+        """Called with the connection's lock held."""
         services = self.services
         assert services.vault is not None
-        with services.sessions() as session:
-            try:
-                conn = self._lock_row(session, connection_id)
-                tokens = services.vault.decrypt_tokens(conn.token_ciphertext or b"")
-                fresh_enough = not tokens.expires_within(self.margin, self._now())
-                if (rejected is None and fresh_enough) or (
-                    rejected is not None and tokens.access_token.reveal() != rejected
-                ):
-                    session.rollback()  # another task or process refreshed while we waited
-                    return tokens
-                ctx = services.provider_context(conn.provider)
-                new = await services.plugins.call(
-                    "refresh_credentials", conn.provider, context=ctx, tokens=tokens
+        conn, tokens = self.load(connection_id)  # fresh read inside the lock
+        fresh_enough = not tokens.expires_within(self.margin, self._now())
+        if (rejected is None and fresh_enough) or (
+            rejected is not None and tokens.access_token.reveal() != rejected
+        ):
+            return tokens  # another task or process refreshed while we waited
+        ctx = services.provider_context(conn.provider)
+        try:
+            new = await services.plugins.call(
+                "refresh_credentials", conn.provider, context=ctx, tokens=tokens
+            )
+        except GrantRevoked as exc:
+            with services.sessions() as session, session.begin():
+                stored = session.get(Connection, connection_id)
+                if stored is not None:
+                    self._mark_needs_reconnect(stored, exc)
+            raise
+        with services.sessions() as session, session.begin():
+            stored = session.get(Connection, connection_id)
+            if (
+                stored is None
+                or stored.status != ConnectionStatus.ACTIVE
+                or stored.token_ciphertext is None
+            ):
+                # Disconnected while we were refreshing: do not bring the tokens back.
+                raise ConnectionUnusable(
+                    f"The {conn.provider} connection was disconnected.", provider=conn.provider
                 )
-            except GrantRevoked as exc:
-                if not isinstance(exc, ConnectionUnusable):
-                    self._mark_needs_reconnect(conn, exc)
-                    session.commit()
-                else:
-                    session.rollback()
-                raise
-            except BaseException:
-                session.rollback()
-                raise
-            conn.token_ciphertext = services.vault.encrypt_tokens(new)
-            conn.token_expires_at = new.expires_at
-            conn.last_refreshed_at = utcnow()
-            conn.refresh_count = (conn.refresh_count or 0) + 1
-            conn.last_error = None
-            session.commit()  # persisted before anyone uses the new pair
-            return new
-
-    @staticmethod
-    def _lock_row(session: Session, connection_id: int) -> Connection:
-        stmt = select(Connection).where(Connection.id == connection_id)
-        if session.get_bind().dialect.name == "sqlite":
-            # Take SQLite's write lock now, so another process waits here, not after us.
-            session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id)
-                .values(refresh_count=Connection.refresh_count)
-            )
-        else:
-            stmt = stmt.with_for_update()
-        conn = session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
-        if conn is None or conn.status != ConnectionStatus.ACTIVE or conn.token_ciphertext is None:
-            provider = conn.provider if conn else ""
-            raise ConnectionUnusable(
-                f"The {provider} connection needs reconnecting.", provider=provider
-            )
-        return conn
+            stored.token_ciphertext = services.vault.encrypt_tokens(new)
+            stored.token_expires_at = new.expires_at
+            stored.last_refreshed_at = utcnow()
+            stored.refresh_count = (stored.refresh_count or 0) + 1
+            stored.last_error = None
+        return new  # persisted before anyone uses the new pair
 
     @staticmethod
     def _mark_needs_reconnect(conn: Connection, exc: GrantRevoked) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import meetbridge.models  # noqa: F401  (registers every table on Base.metadata)
 from alembic import context
+
+import meetbridge.models  # noqa: F401  (registers every table on Base.metadata)
 from meetbridge.db import Base, create_db_engine
 
 config = context.config

@@ -28,7 +28,13 @@ class Meeting(Base):
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
     provider: Mapped[str | None] = mapped_column(String(64), default=None)
     connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id"), default=None)
+    # The member the meeting is for (with an account-level connection, made on their behalf).
+    host_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     host_user_external: Mapped[str | None] = mapped_column(String(320), default=None)
+    # Stable across retries of this meeting's creation, new for each new meeting of a booking.
+    idempotency_key: Mapped[str] = mapped_column(String(255), default="")
+    # The booking revision this meeting reflects; behind the booking means "update me".
+    synced_revision: Mapped[int] = mapped_column(default=0)
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     start_url_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

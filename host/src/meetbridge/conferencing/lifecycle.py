@@ -1,0 +1,559 @@
+"""Keeping a booking's meeting in step with the booking.
+
+``ConferencingLifecycle.sync(booking_id)`` is a reconciler: it compares what the booking needs
+(confirmed with video at this time, for these hosts; or cancelled) with the meeting it has, and
+does what closes the gap: create, update, move to another host (delete with the old connection,
+create with the new), delete, or record that a meeting was left at the provider because its
+connection is gone. Running it twice does nothing the second time, which is what makes job
+retries safe; a create that may have happened (timeout after sending) is retried with
+``previous_attempt_ambiguous`` so the provider plugin looks before it creates.
+
+Updates and deletes always use the connection that created the meeting, never whoever is
+connected now: that is how meetings stop being left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from meetbridge.conferencing.connections import ConnectionService
+from meetbridge.conferencing.credentials import ConnectionUnusable
+from meetbridge.conferencing.resolution import ConnectionView, HostView, Resolution, resolve
+from meetbridge.models import (
+    Booking,
+    BookingHost,
+    BookingStatus,
+    Connection,
+    LocationKind,
+    Meeting,
+    MeetingStatus,
+    VideoMode,
+)
+from meetbridge.notifications.outbox import admin_emails, queue_email
+from meetbridge.providers import (
+    Capability,
+    DailyLimitReached,
+    GrantRevoked,
+    InsufficientScope,
+    MeetingGone,
+    MeetingRef,
+    MeetingRequest,
+    ProviderError,
+    UnsupportedAccount,
+    WrongCredential,
+)
+from meetbridge.providers import Meeting as ProviderMeeting
+
+if TYPE_CHECKING:
+    from meetbridge.services import Services
+
+log = logging.getLogger("meetbridge.lifecycle")
+
+# Errors that say "this connection cannot host meetings": try the next candidate instead.
+CONNECTION_ERRORS = (GrantRevoked, InsufficientScope, UnsupportedAccount)
+ACTIVE_MEETING = (MeetingStatus.PENDING, MeetingStatus.PROVISIONED, MeetingStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What the job runner should do next."""
+
+    done: bool
+    error: str = ""
+    retry_after: float | None = None
+    run_at: datetime | None = None
+
+
+DONE = SyncOutcome(done=True)
+
+
+def wants_video(booking: Booking) -> bool:
+    mt = booking.meeting_type
+    if mt.location_kind not in (LocationKind.PROVIDER, LocationKind.HOST_DEFAULT_VIDEO):
+        return False
+    if mt.video_mode == VideoMode.OFF:
+        return False
+    return booking.video if mt.video_mode == VideoMode.PER_BOOKING else True
+
+
+class ConferencingLifecycle:
+    def __init__(
+        self,
+        services: Services,
+        connections: ConnectionService | None = None,
+    ) -> None:
+        self.services = services
+        self.connections = connections or ConnectionService(services)
+
+    # -- entry point -------------------------------------------------------------------------
+    async def sync(self, booking_id: int) -> SyncOutcome:
+        # One sync per booking at a time, across tasks and worker processes.
+        async with self.services.locks.hold(f"booking:{booking_id}"):
+            try:
+                return await self._sync(booking_id)
+            except ProviderError as exc:
+                return self._retry_or_fail(booking_id, exc)
+
+    async def _sync(self, booking_id: int) -> SyncOutcome:
+        with self.services.sessions() as session:
+            booking = self._load(session, booking_id)
+            if booking is None:
+                return DONE
+            current = self._current_meeting(session, booking_id)
+            want = booking.status == BookingStatus.CONFIRMED and wants_video(booking)
+            host_ids = [h.user_id for h in booking.hosts]
+
+        if current is not None and current.external_id and current.status in ACTIVE_MEETING:
+            if not want:
+                return await self._delete(current.id, reason="booking cancelled or video off")
+            if current.host_user_id not in host_ids:
+                outcome = await self._delete(current.id, reason="host changed")
+                if not outcome.done:
+                    return outcome
+                return await self._create(booking_id)
+            if current.synced_revision < booking.revision:
+                return await self._update(booking_id, current.id)
+            return DONE
+        if not want:
+            if current is not None and current.status == MeetingStatus.PENDING:
+                self._set_meeting(
+                    current.id,
+                    status=MeetingStatus.DELETED,
+                    last_error="Not needed any more (booking cancelled).",
+                )
+            return DONE
+        if (
+            current is not None
+            and current.status == MeetingStatus.NONE
+            and current.synced_revision >= booking.revision
+        ):
+            return DONE  # already found nothing for this revision; `reprovision` retries
+        return await self._create(booking_id)
+
+    # -- loading -------------------------------------------------------------------------------
+    @staticmethod
+    def _load(session: Session, booking_id: int) -> Booking | None:
+        return session.scalars(
+            select(Booking)
+            .where(Booking.id == booking_id)
+            .options(
+                selectinload(Booking.meeting_type),
+                selectinload(Booking.hosts).selectinload(BookingHost.user),
+                selectinload(Booking.attendees),
+            )
+        ).one_or_none()
+
+    @staticmethod
+    def _current_meeting(session: Session, booking_id: int) -> Meeting | None:
+        return session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.booking_id == booking_id,
+                Meeting.status.not_in([MeetingStatus.DELETED, MeetingStatus.LEFT_AT_PROVIDER]),
+            )
+            .order_by(Meeting.id.desc())
+            .limit(1)
+        ).first()
+
+    def _set_meeting(self, meeting_id: int, **values: object) -> None:
+        with self.services.sessions() as session, session.begin():
+            meeting = session.get(Meeting, meeting_id)
+            assert meeting is not None
+            for key, value in values.items():
+                if key == "extra":
+                    value = {**(meeting.extra or {}), **value}  # type: ignore[dict-item]
+                setattr(meeting, key, value)
+
+    def _request(
+        self, booking: Booking, meeting: Meeting, host_email: str | None, account_level: bool
+    ) -> MeetingRequest:
+        mt = booking.meeting_type
+        org_tz = self._org_timezone(booking)
+        names = ", ".join(a.name for a in booking.attendees)
+        return MeetingRequest(
+            idempotency_key=meeting.idempotency_key,
+            topic=f"{mt.name} with {names}" if names else mt.name,
+            start=booking.start_at,
+            duration_minutes=int((booking.end_at - booking.start_at).total_seconds() // 60),
+            timezone=org_tz,
+            agenda=mt.description,
+            attendees=tuple(a.email for a in booking.attendees),
+            host_user=host_email if account_level else None,
+            settings=dict(mt.meeting_settings or {}),
+            attempt=meeting.attempts + 1,
+            previous_attempt_ambiguous=bool((meeting.extra or {}).get("in_flight")),
+        )
+
+    def _org_timezone(self, booking: Booking) -> str:
+        with self.services.sessions() as session:
+            from meetbridge.models import Organization
+
+            org = session.get(Organization, booking.organization_id)
+            return org.timezone if org else self.services.settings.organization.timezone
+
+    # -- create -------------------------------------------------------------------------------
+    def _resolve(self, session: Session, booking: Booking, exclude: set[int]) -> Resolution:
+        from meetbridge.models import Organization
+
+        org = session.get(Organization, booking.organization_id)
+        mt = booking.meeting_type
+        installed = {
+            name: info.supports(Capability.CONNECT)
+            for name, info in self.services.plugins.providers().items()
+        }
+        preferred = (
+            list(mt.location_providers or []) if mt.location_kind == LocationKind.PROVIDER else []
+        )
+        conns = session.scalars(
+            select(Connection).where(Connection.organization_id == booking.organization_id)
+        ).all()
+        hosts = [HostView(h.user_id, h.user.email) for h in booking.hosts]
+        return resolve(
+            preferred=preferred,
+            fallback=list(org.fallback_order if org else [])
+            or list(self.services.settings.organization.fallback_order),
+            installed=installed,
+            hosts=hosts,
+            connections=[
+                ConnectionView(
+                    c.id,
+                    c.provider,
+                    c.owner_user_id,
+                    c.status,
+                    c.token_ciphertext is not None,
+                    c.email,
+                )
+                for c in conns
+            ],
+            exclude_connections=exclude,
+        )
+
+    async def _create(self, booking_id: int) -> SyncOutcome:
+        exclude: set[int] = set()
+        trail: list[dict] = []
+        while True:
+            with self.services.sessions() as session, session.begin():
+                booking = self._load(session, booking_id)
+                assert booking is not None
+                resolution = self._resolve(session, booking, exclude)
+                trail.extend(s for s in resolution.trail if s not in trail)
+                meeting = self._meeting_for(session, booking, resolution, trail)
+                if not resolution.found:
+                    self._notify_no_video(session, booking, resolution)
+                    return DONE
+                meeting.extra = {**(meeting.extra or {}), "in_flight": True}
+                meeting.attempts += 1
+                session.flush()
+                request = self._request(
+                    booking,
+                    meeting,
+                    resolution.host.email if resolution.host else None,
+                    resolution.account_level,
+                )
+                meeting_id, provider = meeting.id, resolution.provider
+                conn = (
+                    session.get(Connection, resolution.connection_id)
+                    if resolution.connection_id
+                    else None
+                )
+                revision = booking.revision
+                was_pending_notice = bool((meeting.extra or {}).get("client_told_pending"))
+            assert provider is not None
+            try:
+                made = await self._call_create(provider, request, conn)
+            except CONNECTION_ERRORS as exc:
+                # This connection cannot host it; nothing was created. Try the next candidate.
+                self._set_meeting(
+                    meeting_id,
+                    status=MeetingStatus.FAILED,
+                    last_error=exc.message,
+                    extra={"in_flight": False},
+                )
+                if conn is not None:
+                    exclude.add(conn.id)
+                trail.append(
+                    {
+                        "provider": provider,
+                        "outcome": "failed",
+                        "detail": f"{provider} refused: {exc.message}",
+                        "connection_id": conn.id if conn else None,
+                    }
+                )
+                continue
+            except ProviderError as exc:
+                in_flight = exc.ambiguous
+                self._set_meeting(
+                    meeting_id, last_error=exc.message, extra={"in_flight": in_flight}
+                )
+                raise
+            self._store_created(meeting_id, made, revision, was_pending_notice)
+            return DONE
+
+    def _meeting_for(
+        self, session: Session, booking: Booking, resolution: Resolution, trail: list[dict]
+    ) -> Meeting:
+        """The meeting row for this attempt: the pending one for the same connection (same
+        idempotency key: a retry), else a new one."""
+        current = self._current_meeting(session, booking.id)
+        reusable = (
+            current is not None
+            and current.external_id is None
+            and current.status == MeetingStatus.PENDING
+            and current.provider == resolution.provider
+            and current.connection_id == resolution.connection_id
+        )
+        if reusable:
+            meeting = current
+        else:
+            if current is not None and current.status in (
+                MeetingStatus.PENDING,
+                MeetingStatus.NONE,
+            ):
+                current.status = (
+                    MeetingStatus.FAILED
+                    if current.status == MeetingStatus.PENDING
+                    else MeetingStatus.DELETED
+                )
+            meeting = Meeting(booking_id=booking.id, attempts=0, extra={})
+            session.add(meeting)
+            session.flush()
+            meeting.idempotency_key = f"mb-{booking.uid}-{meeting.id}"
+        meeting.provider = resolution.provider
+        meeting.connection_id = resolution.connection_id
+        meeting.host_user_id = resolution.host.user_id if resolution.host else None
+        meeting.host_user_external = (
+            resolution.host.email if (resolution.host and resolution.account_level) else None
+        )
+        meeting.resolution = list(trail)
+        meeting.status = MeetingStatus.PENDING if resolution.found else MeetingStatus.NONE
+        if not resolution.found:
+            meeting.last_error = resolution.reason
+            meeting.synced_revision = booking.revision
+        return meeting
+
+    async def _call_create(
+        self, provider: str, request: MeetingRequest, conn: Connection | None
+    ) -> ProviderMeeting:
+        ctx = self.services.provider_context(provider, request.timezone)
+        creds = self.connections.credentials(conn) if conn is not None else None
+        return await self.services.plugins.call(
+            "create_meeting", provider, context=ctx, request=request, credentials=creds
+        )
+
+    def _store_created(
+        self, meeting_id: int, made: ProviderMeeting, revision: int, was_pending_notice: bool
+    ) -> None:
+        vault = self.services.vault
+        assert vault is not None
+        with self.services.sessions() as session, session.begin():
+            meeting = session.get(Meeting, meeting_id)
+            assert meeting is not None
+            meeting.external_id = made.external_id
+            meeting.join_url = made.join_url
+            meeting.start_url_ciphertext = (
+                vault.encrypt_secret(made.host_start_url) if made.host_start_url else None
+            )
+            meeting.passcode = made.passcode
+            meeting.dial_in = list(made.dial_in)
+            meeting.extra = {
+                **{k: v for k, v in made.extra.items() if _jsonable(v)},
+                "in_flight": False,
+            }
+            meeting.status = MeetingStatus.PROVISIONED
+            meeting.synced_revision = revision
+            meeting.last_error = None
+            booking = session.get(Booking, meeting.booking_id)
+            assert booking is not None
+            if was_pending_notice:
+                for attendee in booking.attendees:
+                    queue_email(
+                        session,
+                        kind="conferencing_provisioned",
+                        recipient=attendee.email,
+                        subject=f"Your link for {booking.meeting_type.name}",
+                        body_text=f"Join: {made.join_url}",
+                        booking_id=booking.id,
+                    )
+
+    # -- update -------------------------------------------------------------------------------
+    async def _update(self, booking_id: int, meeting_id: int) -> SyncOutcome:
+        with self.services.sessions() as session:
+            booking = self._load(session, booking_id)
+            meeting = session.get(Meeting, meeting_id)
+            assert booking is not None and meeting is not None
+            conn = session.get(Connection, meeting.connection_id) if meeting.connection_id else None
+            request = self._request(
+                booking, meeting, meeting.host_user_external, meeting.host_user_external is not None
+            )
+            ref = self._ref(meeting)
+            provider, revision = meeting.provider, booking.revision
+        assert provider is not None
+        ctx = self.services.provider_context(provider, request.timezone)
+        try:
+            made = await self.services.plugins.call(
+                "update_meeting",
+                provider,
+                context=ctx,
+                meeting=ref,
+                request=request,
+                credentials=self.connections.credentials(conn) if conn else None,
+            )
+        except MeetingGone:
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.DELETED,
+                last_error="Gone at the provider; a new meeting was made.",
+            )
+            return await self._create(booking_id)
+        except (ConnectionUnusable, *CONNECTION_ERRORS) as exc:
+            # The creating connection is gone: that meeting cannot be moved or deleted by us.
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.LEFT_AT_PROVIDER,
+                last_error=f"Could not update: {exc.message}",
+            )
+            return await self._create(booking_id)
+        self._store_updated(meeting_id, made, revision)
+        return DONE
+
+    def _store_updated(self, meeting_id: int, made: ProviderMeeting | None, revision: int) -> None:
+        vault = self.services.vault
+        assert vault is not None
+        with self.services.sessions() as session, session.begin():
+            meeting = session.get(Meeting, meeting_id)
+            assert meeting is not None
+            if made is not None:
+                meeting.join_url = made.join_url or meeting.join_url
+                if made.host_start_url:
+                    meeting.start_url_ciphertext = vault.encrypt_secret(made.host_start_url)
+                meeting.passcode = made.passcode or meeting.passcode
+            meeting.synced_revision = revision
+            meeting.last_error = None
+
+    @staticmethod
+    def _ref(meeting: Meeting) -> MeetingRef:
+        return MeetingRef(
+            external_id=meeting.external_id or "",
+            join_url=meeting.join_url or "",
+            host_user=meeting.host_user_external,
+            extra={k: v for k, v in (meeting.extra or {}).items() if k != "in_flight"},
+        )
+
+    # -- delete -------------------------------------------------------------------------------
+    async def _delete(self, meeting_id: int, *, reason: str) -> SyncOutcome:
+        with self.services.sessions() as session:
+            meeting = session.get(Meeting, meeting_id)
+            assert meeting is not None
+            conn = session.get(Connection, meeting.connection_id) if meeting.connection_id else None
+            ref, provider = self._ref(meeting), meeting.provider
+        assert provider is not None
+        if conn is not None and not conn.is_active:
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.LEFT_AT_PROVIDER,
+                last_error=f"Left at {provider}: its connection is {conn.status}.",
+            )
+            return DONE
+        ctx = self.services.provider_context(provider)
+        try:
+            outcome = await self.services.plugins.call(
+                "delete_meeting",
+                provider,
+                context=ctx,
+                meeting=ref,
+                credentials=self.connections.credentials(conn) if conn else None,
+            )
+        except (ConnectionUnusable, GrantRevoked) as exc:
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.LEFT_AT_PROVIDER,
+                last_error=f"Left at {provider}: {exc.message}",
+            )
+            return DONE
+        except WrongCredential as exc:
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.LEFT_AT_PROVIDER,
+                last_error=f"{provider} refused the delete: {exc.message}",
+            )
+            return DONE
+        self._set_meeting(
+            meeting_id,
+            status=MeetingStatus.DELETED,
+            last_error=None,
+            extra={"deleted_because": reason, "delete_outcome": str(outcome)},
+        )
+        return DONE
+
+    # -- failures -----------------------------------------------------------------------------
+    def _retry_or_fail(self, booking_id: int, exc: ProviderError) -> SyncOutcome:
+        if isinstance(exc, DailyLimitReached):
+            self._notify_hosts(
+                booking_id,
+                "daily_limit_deferral",
+                f"{exc.message} The meeting will be created after"
+                f" {exc.resets_at:%Y-%m-%d %H:%M} UTC.",
+            )
+            return SyncOutcome(done=False, error=exc.message, run_at=exc.resets_at)
+        if exc.retryable:
+            return SyncOutcome(done=False, error=exc.message, retry_after=exc.retry_after)
+        self.mark_failed(booking_id, exc.message)
+        return DONE
+
+    def mark_failed(self, booking_id: int, reason: str) -> None:
+        """The last word on a booking's conferencing: visible, and the host and admins told."""
+        with self.services.sessions() as session, session.begin():
+            meeting = self._current_meeting(session, booking_id)
+            if meeting is not None and meeting.status == MeetingStatus.PENDING:
+                meeting.status = MeetingStatus.FAILED
+                meeting.last_error = reason
+                meeting.extra = {**(meeting.extra or {}), "in_flight": False}
+        self._notify_hosts(
+            booking_id,
+            "conferencing_failed",
+            f"The video meeting could not be created: {reason}",
+            admins=True,
+        )
+
+    def _notify_hosts(self, booking_id: int, kind: str, text: str, admins: bool = False) -> None:
+        with self.services.sessions() as session, session.begin():
+            booking = self._load(session, booking_id)
+            if booking is None:
+                return
+            recipients = [h.user.email for h in booking.hosts]
+            if admins:
+                recipients += admin_emails(session, booking.organization_id)
+            for email in dict.fromkeys(recipients):
+                queue_email(
+                    session,
+                    kind=kind,
+                    recipient=email,
+                    subject=f"{booking.meeting_type.name}: video meeting problem",
+                    body_text=text,
+                    booking_id=booking.id,
+                )
+
+    def _notify_no_video(self, session: Session, booking: Booking, resolution: Resolution) -> None:
+        recipients = [h.user.email for h in booking.hosts]
+        recipients += admin_emails(session, booking.organization_id)
+        for email in dict.fromkeys(recipients):
+            queue_email(
+                session,
+                kind="conferencing_unavailable",
+                recipient=email,
+                subject=f"{booking.meeting_type.name}: booked without video",
+                body_text=f"{resolution.reason} Connect a video account on the"
+                " Integrations page, then run `meetbridge bookings reprovision`.",
+                booking_id=booking.id,
+                payload={"trail": list(resolution.trail)},
+            )
+
+
+def _jsonable(value: object) -> bool:
+    return isinstance(value, str | int | float | bool | type(None) | list | dict)

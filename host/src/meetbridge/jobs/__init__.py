@@ -1,0 +1,1 @@
+"""Durable background work: the job queue and the worker that runs it."""

@@ -1,0 +1,133 @@
+"""The job queue, in the database: enqueue, claim, finish, retry with backoff, dead letter.
+
+Claiming takes the oldest due job with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+workers never run the same job; on SQLite the claim runs inside the database's write lock. A
+job whose worker died (its lease expired while ``running``) is claimed again.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meetbridge.db import utcnow
+from meetbridge.models import Job, JobStatus
+
+LEASE = timedelta(minutes=5)  # a running job not finished by then belongs to a dead worker
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = 8,
+) -> Job:
+    """Add a job; with ``key``, enqueueing the same work again returns the existing job."""
+    if key is not None:
+        existing = session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+        if existing is not None:
+            return existing
+    job = Job(
+        kind=kind,
+        payload=payload,
+        idempotency_key=key,
+        run_at=run_at or utcnow(),
+        max_attempts=max_attempts,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # another process enqueued the same key just now
+        existing = session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+        assert existing is not None
+        return existing
+    return job
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, never sooner than the provider's ``retry_after``."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def claim(
+    session: Session, worker_id: str, *, now: datetime | None = None, job_id: int | None = None
+) -> Job | None:
+    """Claim one due job (or the given one) for ``worker_id``; commit to make it visible."""
+    now = now or utcnow()
+    due = or_(
+        (Job.status == JobStatus.QUEUED) & (Job.run_at <= now),
+        (Job.status == JobStatus.RUNNING) & (Job.locked_at < now - LEASE),
+    )
+    stmt = select(Job).where(due).order_by(Job.run_at, Job.id).limit(1)
+    if job_id is not None:
+        stmt = select(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+    if session.get_bind().dialect.name == "sqlite":
+        # Take the write lock first so two processes cannot both read the same job as free.
+        session.execute(update(Job).where(Job.id == -1).values(attempts=Job.attempts))
+    else:
+        stmt = stmt.with_for_update(skip_locked=True)
+    job = session.scalars(stmt).first()
+    if job is None:
+        return None
+    job.status = JobStatus.RUNNING
+    job.locked_at = now
+    job.locked_by = worker_id
+    job.attempts += 1
+    return job
+
+
+def finish(job: Job) -> None:
+    job.status = JobStatus.DONE
+    job.locked_at = None
+    job.last_error = None
+
+
+def fail(
+    job: Job,
+    error: str,
+    *,
+    retry_after: float | None = None,
+    run_at: datetime | None = None,
+    retry: bool = True,
+    now: datetime | None = None,
+) -> None:
+    """Record a failure: back to the queue with backoff, or dead after ``max_attempts``."""
+    now = now or utcnow()
+    job.last_error = error[:2000]
+    job.locked_at = None
+    if not retry or job.attempts >= job.max_attempts:
+        job.status = JobStatus.DEAD
+        return
+    job.status = JobStatus.QUEUED
+    job.run_at = run_at or now + timedelta(seconds=backoff_seconds(job.attempts, retry_after))
+
+
+def release(job: Job, *, run_at: datetime | None = None) -> None:
+    """Put a claimed job back untouched (e.g. the inline time budget ran out)."""
+    job.status = JobStatus.QUEUED
+    job.locked_at = None
+    job.run_at = run_at or utcnow()
+
+
+def retry_dead(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"No job {job_id}.")
+    if job.status != JobStatus.DEAD:
+        raise ValueError(f"Job {job_id} is {job.status}, not dead; only dead jobs are retried.")
+    job.status = JobStatus.QUEUED
+    job.attempts = 0
+    job.run_at = utcnow()
+    return job

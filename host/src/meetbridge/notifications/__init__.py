@@ -1,0 +1,1 @@
+"""Notifications: messages to clients, hosts and admins, queued in the outbox."""

@@ -1,0 +1,1 @@
+"""Scheduling: meeting types, availability and slots, host assignment, bookings."""

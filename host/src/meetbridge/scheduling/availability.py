@@ -1,0 +1,157 @@
+"""Availability in the database: weekly windows, busy time, and slots for a meeting type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from meetbridge.models import (
+    Assignment,
+    AvailabilityWindow,
+    Booking,
+    BookingHost,
+    BookingStatus,
+    MeetingType,
+    User,
+)
+from meetbridge.scheduling.slots import Interval, Slot, Window, combine, host_slots
+
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+OFFICE_HOURS = [Window(d, time(9), time(17)) for d in range(5)]
+MAX_RANGE = timedelta(days=62)
+
+
+class AvailabilityError(ValueError):
+    """Bad availability input; the message says what to change."""
+
+
+def parse_windows(spec: str) -> list[Window]:
+    """Parse ``"mon-fri 09:00-17:00; sat 10:00-12:00"`` into windows."""
+    windows: list[Window] = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        try:
+            days, hours = part.split()
+            start_s, end_s = hours.split("-")
+            start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+            if "-" in days:
+                first, last = (WEEKDAYS[d] for d in days.lower().split("-"))
+                day_list = list(range(first, last + 1))
+            else:
+                day_list = [WEEKDAYS[d] for d in days.lower().split(",")]
+        except (ValueError, KeyError):
+            raise AvailabilityError(
+                f"Cannot read {part!r}: write e.g. 'mon-fri 09:00-17:00; sat 10:00-12:00'."
+            ) from None
+        if end != time(0) and end <= start:
+            raise AvailabilityError(f"{part!r}: the end must be after the start.")
+        windows += [Window(d, start, end) for d in day_list]
+    return windows
+
+
+def set_weekly_availability(session: Session, user: User, windows: Iterable[Window]) -> None:
+    session.execute(delete(AvailabilityWindow).where(AvailabilityWindow.user_id == user.id))
+    for w in windows:
+        session.add(
+            AvailabilityWindow(
+                user_id=user.id, weekday=w.weekday, start_time=w.start, end_time=w.end
+            )
+        )
+    session.flush()
+
+
+def windows_of(session: Session, user_id: int) -> list[Window]:
+    rows = session.scalars(
+        select(AvailabilityWindow).where(AvailabilityWindow.user_id == user_id)
+    ).all()
+    return [Window(r.weekday, r.start_time, r.end_time) for r in rows]
+
+
+def busy_intervals(
+    session: Session,
+    user_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    exclude_booking_id: int | None = None,
+) -> dict[int, list[Interval]]:
+    """Confirmed bookings of these hosts overlapping [start, end)."""
+    stmt = (
+        select(BookingHost.user_id, Booking.start_at, Booking.end_at)
+        .join(Booking, Booking.id == BookingHost.booking_id)
+        .where(
+            BookingHost.user_id.in_(user_ids),
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.start_at < end,
+            Booking.end_at > start,
+        )
+    )
+    if exclude_booking_id is not None:
+        stmt = stmt.where(Booking.id != exclude_booking_id)
+    busy: dict[int, list[Interval]] = {u: [] for u in user_ids}
+    for user_id, b_start, b_end in session.execute(stmt):
+        busy[user_id].append(Interval(b_start, b_end))
+    return busy
+
+
+def lock_hosts(session: Session, user_ids: Sequence[int]) -> None:
+    """Serialise bookings touching these hosts: row locks on PostgreSQL (in id order, so two
+    bookings never deadlock), the database write lock on SQLite."""
+    ids = sorted(set(user_ids))
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(User).where(User.id.in_(ids)).values(active=User.active))
+    else:
+        session.execute(select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update())
+
+
+def slots_for(
+    session: Session,
+    mt: MeetingType,
+    range_start: datetime,
+    range_end: datetime,
+    *,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> list[Slot]:
+    """Bookable slots of ``mt`` starting in [range_start, range_end)."""
+    if range_end <= range_start:
+        raise AvailabilityError("The end of the range must be after its start.")
+    if range_end - range_start > MAX_RANGE:
+        raise AvailabilityError("Ask for at most 62 days of slots at a time.")
+    host_ids = [h.user_id for h in mt.hosts]
+    duration = timedelta(minutes=mt.duration_minutes)
+    buffer = timedelta(minutes=mt.buffer_minutes)
+    step = timedelta(minutes=mt.slot_interval_minutes or mt.duration_minutes)
+    earliest = now + timedelta(minutes=mt.min_notice_minutes)
+    busy = busy_intervals(
+        session,
+        host_ids,
+        range_start - duration - buffer,
+        range_end + duration + buffer,
+        exclude_booking_id=exclude_booking_id,
+    )
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids)))}
+    per_host = {
+        host_id: host_slots(
+            windows=windows_of(session, host_id),
+            zone=ZoneInfo(users[host_id].timezone),
+            busy=busy[host_id],
+            range_start=range_start,
+            range_end=range_end,
+            duration=duration,
+            step=step,
+            buffer=buffer,
+            earliest=earliest,
+        )
+        for host_id in host_ids
+        if users[host_id].active
+    }
+    return combine(
+        per_host,
+        hosts=host_ids,
+        collective=mt.assignment == Assignment.COLLECTIVE,
+        duration=duration,
+    )

@@ -1,0 +1,112 @@
+"""Slot computation, as pure functions.
+
+Availability is weekly wall-clock windows in each host's own timezone. Each window is turned
+into real UTC instants for every date of the requested range, which is where DST matters: on
+the spring-forward day a 09:00-17:00 window is still 09:00-17:00 local (7 real hours before
+the change would be wrong), and a window spanning 02:00 covers the hour that does not exist
+only once. ``datetime.combine(date, time, zone)`` with fold=0 gives exactly those semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Window:
+    weekday: int  # 0 = Monday
+    start: time
+    end: time  # time(0) as end means midnight at the end of the day
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime  # aware UTC
+    end: datetime
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime  # aware UTC
+    end: datetime
+    free_hosts: tuple[int, ...]
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def window_intervals(
+    windows: Iterable[Window], zone: ZoneInfo, first: date, last: date
+) -> list[Interval]:
+    """Concrete UTC intervals of weekly ``windows`` for local dates ``first``..``last``."""
+    out: list[Interval] = []
+    by_day: dict[int, list[Window]] = {}
+    for w in windows:
+        by_day.setdefault(w.weekday, []).append(w)
+    day = first
+    while day <= last:
+        for w in by_day.get(day.weekday(), ()):
+            start = local_instant(day, w.start, zone)
+            end_day = day + timedelta(days=1) if w.end == time(0) else day
+            end = local_instant(end_day, w.end, zone)
+            if end > start:
+                out.append(Interval(start, end))
+        day += timedelta(days=1)
+    return out
+
+
+def host_slots(
+    *,
+    windows: Sequence[Window],
+    zone: ZoneInfo,
+    busy: Sequence[Interval],
+    range_start: datetime,
+    range_end: datetime,
+    duration: timedelta,
+    step: timedelta,
+    buffer: timedelta,
+    earliest: datetime,
+) -> set[datetime]:
+    """Start instants at which one host can take a meeting of ``duration``."""
+    # Local dates that can touch the UTC range (a day of slack either side for offsets).
+    first = (range_start.astimezone(zone) - timedelta(days=1)).date()
+    last = (range_end.astimezone(zone) + timedelta(days=1)).date()
+    blocked = [Interval(b.start - buffer, b.end + buffer) for b in busy]
+    starts: set[datetime] = set()
+    for window in window_intervals(windows, zone, first, last):
+        # Slots are aligned on the window's local start, stepping in real time.
+        cursor = window.start
+        while cursor + duration <= window.end:
+            candidate = Interval(cursor, cursor + duration)
+            if (
+                range_start <= cursor < range_end
+                and cursor >= earliest
+                and not any(candidate.overlaps(b) for b in blocked)
+            ):
+                starts.add(cursor)
+            cursor += step
+    return starts
+
+
+def combine(
+    per_host: Mapping[int, set[datetime]],
+    *,
+    hosts: Sequence[int],
+    collective: bool,
+    duration: timedelta,
+) -> list[Slot]:
+    """Round-robin and one-person: any listed host free. Collective: every host free."""
+    all_starts: set[datetime] = set().union(*per_host.values()) if per_host else set()
+    slots: list[Slot] = []
+    for start in sorted(all_starts):
+        free = tuple(h for h in hosts if start in per_host.get(h, set()))
+        if (collective and len(free) == len(hosts)) or (not collective and free):
+            slots.append(Slot(start, start + duration, free))
+    return slots
