@@ -68,6 +68,28 @@ class OrganizationDefaults(BaseModel):
     _check_tz = field_validator("timezone")(classmethod(lambda cls, v: validate_timezone(v)))
 
 
+class EmailSettings(BaseModel):
+    """How messages leave: ``file`` (.eml files, the embedded default), ``smtp``, ``console``."""
+
+    transport: Literal["file", "smtp", "console"] = "file"
+    directory: Path | None = None  # file transport; empty: <data_dir>/outbox
+    from_address: str = "meetbridge <meetbridge@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 10.0
+
+
+class WebSettings(BaseModel):
+    """The web application (``meetbridge serve``)."""
+
+    session_secret: SecretStr = SecretStr("")  # empty: derived from the vault's primary key
+    embedded_worker: bool = True  # run a worker inside `serve` (off for scaled deployments)
+    inline_budget_seconds: float = 5.0  # how long a booking waits for its meeting inline
+
+
 def _default_config_file() -> Path | None:
     configured = os.environ.get("MEETBRIDGE_CONFIG")
     if configured:
@@ -94,6 +116,8 @@ class Settings(BaseSettings):
     organization: OrganizationDefaults = Field(default_factory=OrganizationDefaults)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     http_timeout_seconds: float = 10.0
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -15,10 +15,18 @@ from meetbridge import __version__
 
 # name -> "module:attribute"; a module per command group.
 COMMANDS = {
+    "bookings": "meetbridge.cli.bookings:bookings",
     "config": "meetbridge.cli.config:config",
     "db": "meetbridge.cli.database:db",
+    "demo": "meetbridge.cli.demo:demo",
+    "jobs": "meetbridge.cli.jobs:jobs",
     "keys": "meetbridge.cli.keys:keys",
+    "meeting-types": "meetbridge.cli.meeting_types:meeting_types",
+    "outbox": "meetbridge.cli.outbox:outbox",
     "plugins": "meetbridge.cli.plugins:plugins",
+    "serve": "meetbridge.cli.serve:serve",
+    "users": "meetbridge.cli.users:users",
+    "worker": "meetbridge.cli.worker:worker",
 }
 
 
@@ -44,10 +52,18 @@ class LazyGroup(click.Group):
 
 
 SHORT_HELP = {
+    "bookings": "List, explain, cancel and reprovision bookings.",
     "config": "Show the effective settings (secrets masked).",
     "db": "Create or upgrade the database schema.",
+    "demo": "Run the whole story offline against the provider sandboxes.",
+    "jobs": "List background jobs and retry dead ones.",
     "keys": "Generate encryption keys and rotate stored secrets.",
-    "plugins": "List installed conferencing plugins.",
+    "meeting-types": "Create and list meeting types.",
+    "outbox": "List outgoing emails and webhooks, retry dead ones.",
+    "plugins": "List, scaffold, install and uninstall conferencing plugins.",
+    "serve": "Run the web application (and an embedded worker).",
+    "users": "Create users and manage roles.",
+    "worker": "Run background jobs (conferencing, emails, webhooks).",
 }
 
 
