@@ -141,3 +141,16 @@ def test_config_show_gives_each_providers_effective_endpoints(
     assert zoom["endpoints"]["api_base_url"] == "http://127.0.0.1:7/v2"
     assert zoom["client_secret"] == "***" and "zoom-secret-zzz" not in result.output
     assert {"zoom", "google_meet", "teams"} <= set(data["effective_providers"])
+
+
+def test_config_show_masks_secrets_inside_provider_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "MEETBRIDGE_PROVIDERS__ZOOM__OPTIONS__ACCOUNT_LEVEL_CLIENT_SECRET", "admin-app-secret-123"
+    )
+    monkeypatch.setenv("MEETBRIDGE_PROVIDERS__ZOOM__OPTIONS__ZOOM_PLAN", "business")
+    result = CliRunner().invoke(main, ["config", "show", "--json"])
+    assert "admin-app-secret-123" not in result.output
+    options = json.loads(result.output)["providers"]["zoom"]["options"]
+    assert options == {"account_level_client_secret": "***", "zoom_plan": "business"}

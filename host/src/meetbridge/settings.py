@@ -180,7 +180,25 @@ class Settings(BaseSettings):
         data["database_url"] = _mask_url(self.effective_database_url)
         data["key_file"] = str(self.effective_key_file)
         data["secret_keys"] = [f"*** (key {i + 1})" for i in range(len(self.secret_keys))]
+        for provider in data.get("providers", {}).values():
+            provider["options"] = _mask_options(provider.get("options", {}))
         return data
+
+
+_SECRET_WORDS = ("secret", "password", "token", "key")
+
+
+def _mask_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Options are free-form (e.g. Zoom's account_level_client_secret): mask by name."""
+    masked: dict[str, Any] = {}
+    for name, value in options.items():
+        if isinstance(value, dict):
+            masked[name] = _mask_options(value)
+        elif any(word in name.lower() for word in _SECRET_WORDS) and value:
+            masked[name] = "***"
+        else:
+            masked[name] = value
+    return masked
 
 
 def _mask_url(url: str) -> str:

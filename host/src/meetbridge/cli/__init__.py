@@ -15,6 +15,7 @@ from meetbridge import __version__
 
 # name -> "module:attribute"; a module per command group.
 COMMANDS = {
+    "availability": "meetbridge.cli.availability:availability",
     "bookings": "meetbridge.cli.bookings:bookings",
     "config": "meetbridge.cli.config:config",
     "db": "meetbridge.cli.database:db",
@@ -52,6 +53,7 @@ class LazyGroup(click.Group):
 
 
 SHORT_HELP = {
+    "availability": "Set or show a host's weekly hours.",
     "bookings": "List, explain, cancel and reprovision bookings.",
     "config": "Show the effective settings (secrets masked).",
     "db": "Create or upgrade the database schema.",

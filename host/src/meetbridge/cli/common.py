@@ -27,3 +27,37 @@ def load_settings_or_fail() -> Any:
         fail(f"invalid settings: {problems}")
     except FileNotFoundError as exc:
         fail(str(exc))
+
+
+def build_services(settings: Any = None) -> Any:
+    """Services for a command, after checking the database is migrated."""
+    from meetbridge import db
+    from meetbridge.services import Services
+    from meetbridge.vault import VaultError
+
+    settings = settings or load_settings_or_fail()
+    try:
+        services = Services(settings=settings)
+    except VaultError as exc:
+        fail(str(exc))
+    current = db.current_revision(services.engine)
+    if current != db.head_revision():
+        services.close()
+        fail(
+            f"the database is not up to date (at {current or 'nothing'}); run"
+            " `meetbridge db upgrade` first."
+        )
+    return services
+
+
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to completion, closing the shared HTTP client afterwards."""
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def echo_json(data: Any) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, default=str))

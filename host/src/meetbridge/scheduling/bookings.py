@@ -404,6 +404,21 @@ class BookingService:
             .limit(1)
         ).first()
 
+    def list_bookings(
+        self, *, status: str | None = None, upcoming: bool = False, limit: int = 100
+    ) -> list[BookingResult]:
+        """Bookings, soonest first (upcoming) or newest first."""
+        with self.services.sessions() as session:
+            stmt = select(Booking.id)
+            if status:
+                stmt = stmt.where(Booking.status == status)
+            if upcoming:
+                stmt = stmt.where(Booking.start_at >= self.clock()).order_by(Booking.start_at)
+            else:
+                stmt = stmt.order_by(Booking.start_at.desc())
+            ids = list(session.scalars(stmt.limit(limit)))
+        return [self.result(i) for i in ids]
+
     def explain(self, booking_id: int) -> dict[str, Any]:
         """Everything about a booking's conferencing: the decision, its reasons, history."""
         with self.services.sessions() as session:
