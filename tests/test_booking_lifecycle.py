@@ -252,3 +252,24 @@ async def test_manage_token_opens_only_its_booking(world: World) -> None:
     with pytest.raises(BookingError, match="not valid"):
         world.bookings.booking_for_token(result.uid, "guess")
     assert world.booking(result.booking_id).manage_token_hash != result.manage_token
+
+
+async def test_round_robin_skips_hosts_whose_video_is_broken_when_asked(world: World) -> None:
+    from meetbridge.models import Connection
+
+    ann = await world.connect("ann", "zoom")
+    await world.connect("bob", "zoom")
+    with world.services.sessions() as session, session.begin():
+        broken = session.get(Connection, ann.id)
+        broken.status, broken.token_ciphertext = ConnectionStatus.NEEDS_RECONNECT, None
+    hosts = ["ann@acme.test", "bob@acme.test"]
+    skipping = world.meeting_type(name="Skip", location="zoom", hosts=hosts,
+                                  assignment=Assignment.ROUND_ROBIN,
+                                  skip_hosts_with_broken_video=True)
+    result = await world.book(skipping, TUE_9)
+    assert result.host_emails == ("bob@acme.test",) and result.provider == "zoom"
+    # Without the switch Ann (listed first, never booked) is picked, and gets no Zoom.
+    plain = world.meeting_type(name="Plain", location="zoom", hosts=hosts,
+                               assignment=Assignment.ROUND_ROBIN)
+    other = await world.book(plain, TUE_10, email="o@client.test")
+    assert other.host_emails == ("ann@acme.test",) and other.conferencing == "none"
