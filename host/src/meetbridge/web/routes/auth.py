@@ -1,0 +1,81 @@
+"""Signing in and out, the home redirect, and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
+
+from meetbridge.accounts import authenticate
+from meetbridge.web.context import current_viewer, sign_in, sign_out, web
+from meetbridge.web.security import verified_form
+from meetbridge.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: ``next`` must never send someone to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/bookings"
+    return target
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return RedirectResponse("/bookings" if current_viewer(request) else "/login", 303)
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "") -> Response:
+    if current_viewer(request):
+        return RedirectResponse(safe_next(next), 303)
+    return render(request, "login.html", title="Sign in", next=safe_next(next), email="")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await verified_form(request)
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "")))
+    with web(request).services.sessions() as session, session.begin():
+        user = authenticate(session, email, password)
+        if user is not None:
+            sign_in(request, user)
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            status=400,
+            title="Sign in",
+            error="That email and password do not match an account.",
+            next=target,
+            email=email,
+        )
+    return RedirectResponse(target, 303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await verified_form(request)
+    sign_out(request)
+    return RedirectResponse("/login", 303)
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> Response:
+    """Liveness and readiness: the database answers and the plugins loaded."""
+    services = web(request).services
+    try:
+        with services.sessions() as session:
+            session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        database = f"error: {type(exc).__name__}"
+    body = {
+        "status": "ok" if database == "ok" else "degraded",
+        "database": database,
+        "providers": sorted(services.plugins.providers()),
+    }
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
