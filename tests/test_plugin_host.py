@@ -16,7 +16,7 @@ from meetbridge.providers import MeetingRequest, ProviderContext, Secret, TokenS
 from meetbridge.testing.credentials import MemoryCredentials
 from tests.fakes import FakeProvider
 
-BUILTINS = {"zoom", "google_meet", "teams"}
+BUILTINS = {"zoom", "google_meet", "teams", "jitsi"}
 
 
 def _request() -> MeetingRequest:
@@ -112,7 +112,7 @@ def test_empty_allowlist_loads_none() -> None:
 
 def test_blocklist_removes_a_plugin_and_the_error_says_so() -> None:
     host = build_plugin_host(env={"MEETBRIDGE_BLOCK_PLUGINS": "teams, google_meet"})
-    assert set(host.providers()) == {"zoom"}
+    assert set(host.providers()) == {"zoom", "jitsi"}
     with pytest.raises(UnknownProvider) as err:
         host.provider("teams")
     assert "blocked by MEETBRIDGE_BLOCK_PLUGINS" in str(err.value)
@@ -124,7 +124,7 @@ def test_unknown_provider_error_names_what_is_installed() -> None:
         host.provider("webex")
     message = str(err.value)
     assert "'webex'" in message
-    assert "google_meet, teams, zoom" in message
+    assert "google_meet, jitsi, teams, zoom" in message
     assert "meetbridge-webex" in message
 
 

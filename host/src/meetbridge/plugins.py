@@ -301,6 +301,17 @@ def _register(host: PluginHost, name: str, plugin: object, dist: tuple[str, str]
         )
         return
     for info in infos:
+        if inspect.iscoroutine(info):
+            info.close()  # never leave a coroutine un-awaited
+            pm.unregister(plugin)
+            _fail(
+                host,
+                name,
+                dist,
+                f"Plugin {name!r}: describe_provider is `async def`. Make it a plain `def`"
+                " returning the ProviderInfo: the host reads it once while loading plugins.",
+            )
+            return
         if not isinstance(info, ProviderInfo) or inspect.isawaitable(info):
             pm.unregister(plugin)
             _fail(

@@ -8,6 +8,10 @@ Fixtures for hosts and plugins alike:
 ``meetbridge_services``  :class:`~meetbridge.services.Services` on that database
 ``plugin_host``  a fresh plugin host built from the installed entry points
 ``register_plugin``  register an extra plugin object for one test
+``provider_sandbox``  ``provider_sandbox("zoom")`` serves that provider's sandbox over HTTP
+    for one test (see :mod:`meetbridge.testing.conformance.sandboxes`)
+``provider_harness``  the harness the provider conformance suite runs against; a plugin's
+    tests define their own (see :mod:`meetbridge.testing.conformance`)
 """
 
 from __future__ import annotations
@@ -90,3 +94,31 @@ def register_plugin(plugin_host: Any) -> Iterator[Any]:
     for plugin in registered:
         if plugin_host.pm.is_registered(plugin):
             plugin_host.pm.unregister(plugin)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "meetbridge_conformance: a contract of the meetbridge provider conformance suite",
+    )
+
+
+@pytest.fixture
+def provider_sandbox(plugin_host: Any) -> Iterator[Any]:
+    """``provider_sandbox(name, state=None)``: serve that provider's sandbox for this test."""
+    from meetbridge.testing.conformance.sandboxes import SandboxStarter
+
+    starter = SandboxStarter(plugin_host)
+    yield starter.start
+    starter.close()
+
+
+@pytest.fixture
+def provider_harness() -> Any:
+    """Overridden by a plugin's tests: the ProviderHarness the conformance suite runs against."""
+    pytest.fail(
+        "The provider conformance suite needs a `provider_harness` fixture returning your"
+        " ProviderHarness subclass; define it in your test module or conftest.py (see"
+        " docs/plugins/testing.md).",
+        pytrace=False,
+    )

@@ -1,0 +1,1 @@
+"""Jitsi Meet for meetbridge: each booking gets an unguessable room on a Jitsi server."""
