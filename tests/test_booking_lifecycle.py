@@ -242,7 +242,7 @@ async def test_slot_rules_are_enforced(world: World) -> None:
     await world.book(slug, TUE_9)
     with pytest.raises(SlotUnavailable):
         await world.book(slug, TUE_9, email="late@client.test")
-    assert len(world.jobs()) == 1  # rejected requests stored nothing
+    assert len(world.jobs("sync_conferencing")) == 1  # rejected requests stored nothing
 
 
 async def test_manage_token_opens_only_its_booking(world: World) -> None:
@@ -263,13 +263,18 @@ async def test_round_robin_skips_hosts_whose_video_is_broken_when_asked(world: W
         broken = session.get(Connection, ann.id)
         broken.status, broken.token_ciphertext = ConnectionStatus.NEEDS_RECONNECT, None
     hosts = ["ann@acme.test", "bob@acme.test"]
-    skipping = world.meeting_type(name="Skip", location="zoom", hosts=hosts,
-                                  assignment=Assignment.ROUND_ROBIN,
-                                  skip_hosts_with_broken_video=True)
+    skipping = world.meeting_type(
+        name="Skip",
+        location="zoom",
+        hosts=hosts,
+        assignment=Assignment.ROUND_ROBIN,
+        skip_hosts_with_broken_video=True,
+    )
     result = await world.book(skipping, TUE_9)
     assert result.host_emails == ("bob@acme.test",) and result.provider == "zoom"
     # Without the switch Ann (listed first, never booked) is picked, and gets no Zoom.
-    plain = world.meeting_type(name="Plain", location="zoom", hosts=hosts,
-                               assignment=Assignment.ROUND_ROBIN)
+    plain = world.meeting_type(
+        name="Plain", location="zoom", hosts=hosts, assignment=Assignment.ROUND_ROBIN
+    )
     other = await world.book(plain, TUE_10, email="o@client.test")
     assert other.host_emails == ("ann@acme.test",) and other.conferencing == "none"

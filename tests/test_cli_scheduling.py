@@ -59,7 +59,7 @@ def test_meeting_types_create_list_and_examples(cli: Any) -> None:
         "webex",
         code=1,
     )
-    assert "Unknown location 'webex'" in out and "google_meet, teams, zoom" in out
+    assert "Unknown location 'webex'" in out and "google_meet, jitsi, teams, zoom" in out
     cli("meeting-types", "examples", "--host", "ann@acme.test", "--host", "bob@acme.test")
     rows = {r["slug"]: r for r in json.loads(cli("meeting-types", "list", "--json"))}
     assert rows["intro-call"]["location"] == ["zoom"]
@@ -100,7 +100,7 @@ async def test_jobs_list_and_retry_a_dead_job(world: World, cli: Any) -> None:
     await world.connect("ann", "zoom")
     world.fakes["zoom"].failures.append(("create", ProviderUnavailable("503")))
     await world.book(world.meeting_type(location="zoom"))
-    [job] = world.jobs()
+    [job] = world.jobs("sync_conferencing")
     with world.services.sessions() as session, session.begin():
         from meetbridge.models import Job
 
@@ -108,7 +108,7 @@ async def test_jobs_list_and_retry_a_dead_job(world: World, cli: Any) -> None:
     rows = json.loads(cli("jobs", "list", "--status", "dead", "--json"))
     assert [r["id"] for r in rows] == [job.id] and rows[0]["last_error"] == "503"
     assert "queued again" in cli("jobs", "retry", str(job.id))
-    assert world.jobs()[0].status == JobStatus.QUEUED
+    assert world.jobs("sync_conferencing")[0].status == JobStatus.QUEUED
     assert "not dead" in cli("jobs", "retry", str(job.id), code=1)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from meetbridge.db import utcnow
 from meetbridge.jobs import queue
-from meetbridge.jobs.worker import Worker
+from meetbridge.jobs.worker import SYNC_CONFERENCING, Worker
 from meetbridge.models import Job, JobStatus, MeetingStatus
 from meetbridge.providers import DailyLimitReached, ProviderUnavailable, RateLimited
 from meetbridge.scheduling.bookings import SlotUnavailable
@@ -33,17 +33,21 @@ async def test_retry_with_backoff_then_success(world: World) -> None:
     world.fakes["zoom"].failures.append(("create", ProviderUnavailable("502 Bad Gateway")))
     result = await world.book(world.meeting_type(location="zoom"))
     assert result.conferencing == "pending"
-    [job] = world.jobs()
+    [job] = world.jobs(SYNC_CONFERENCING)
     assert job.status == JobStatus.QUEUED and job.attempts == 1
     assert job.last_error == "502 Bad Gateway"
     delay = (job.run_at - utcnow()).total_seconds()
     assert 0 < delay <= queue.BACKOFF_BASE_SECONDS
-    assert await world.bookings.worker.drain() == 0  # not due yet: backoff is honoured
+    await world.bookings.worker.drain()  # delivers the confirmations (due now), not the job
+    assert world.jobs(SYNC_CONFERENCING)[0].attempts == 1  # not due yet: backoff is honoured
     _make_due(world)
-    assert await world.bookings.worker.drain() == 1
+    await world.bookings.worker.drain()
+    assert world.jobs(SYNC_CONFERENCING)[0].status == JobStatus.DONE
     assert world.bookings.result(result.booking_id).conferencing == "provisioned"
     # The client was told "on its way" and now gets the link.
-    [later] = world.outbox("conferencing_provisioned")
+    [later] = [
+        m for m in world.outbox("conferencing_provisioned") if m.payload["role"] == "attendee"
+    ]
     assert later.recipient == "cli@client.test" and "fake.example/j/" in later.body_text
 
 
@@ -51,7 +55,7 @@ async def test_provider_retry_after_is_honoured(world: World) -> None:
     await world.connect("ann", "zoom")
     world.fakes["zoom"].failures.append(("create", RateLimited("429", retry_after=600)))
     await world.book(world.meeting_type(location="zoom"))
-    [job] = world.jobs()
+    [job] = world.jobs(SYNC_CONFERENCING)
     assert (job.run_at - utcnow()).total_seconds() > 590
 
 
@@ -67,7 +71,7 @@ async def test_daily_limit_defers_to_the_reset_and_tells_the_host(world: World) 
         )
     )
     result = await world.book(world.meeting_type(location="zoom"))
-    [job] = world.jobs()
+    [job] = world.jobs(SYNC_CONFERENCING)
     assert job.run_at == resets and job.status == JobStatus.QUEUED
     [notice] = world.outbox("daily_limit_deferral")
     assert notice.recipient == "ann@acme.test" and "00:00 UTC" in notice.body_text
@@ -85,7 +89,7 @@ async def test_dead_letter_after_max_attempts_is_visible_and_retryable(world: Wo
     for _ in range(2):
         _make_due(world)
         await world.bookings.worker.drain()
-    [job] = world.jobs()
+    [job] = world.jobs(SYNC_CONFERENCING)
     assert job.status == JobStatus.DEAD and job.attempts == 3
     assert world.current(result.booking_id).status == MeetingStatus.FAILED
     told = {m.recipient for m in world.outbox("conferencing_failed")}
@@ -94,7 +98,7 @@ async def test_dead_letter_after_max_attempts_is_visible_and_retryable(world: Wo
         queue.retry_dead(session, job.id)
     await world.bookings.worker.drain()
     # The failed meeting row is not reused blindly: retrying makes it again, exactly once.
-    assert world.jobs()[0].status == JobStatus.DONE
+    assert world.jobs(SYNC_CONFERENCING)[0].status == JobStatus.DONE
     assert len(world.fakes["zoom"].meetings) == 1
 
 

@@ -166,3 +166,35 @@ def test_keys_generate_add_puts_the_new_key_first(
     keys = load_keys(Settings())
     assert len(keys) == 2 and keys[1] == first[0]
     assert stat.S_IMODE(settings.effective_key_file.stat().st_mode) == 0o600
+
+
+async def test_keys_rotate_covers_sealed_values_in_queued_messages(
+    world,
+    meetbridge_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A queued confirmation carries the manage link sealed; rotation must re-seal it."""
+    import asyncio
+
+    from meetbridge.models import OutboundMessage
+    from meetbridge.notifications.outbox import SEALED_KEY
+
+    slug = world.meeting_type(location="phone", location_value="+1 555 0100")
+    await world.book(slug)
+    old = world.services.settings.secret_keys[0].get_secret_value()
+    new = generate_key()
+    monkeypatch.setenv("MEETBRIDGE_DATABASE_URL", meetbridge_database_url)
+    monkeypatch.setenv("MEETBRIDGE_SECRET_KEYS", f"{new},{old}")
+    monkeypatch.setenv("MEETBRIDGE_DATA_DIR", str(world.services.settings.data_dir))
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    with world.services.sessions() as session:
+        sealed = [
+            m.payload[SEALED_KEY]
+            for m in session.scalars(select(OutboundMessage))
+            if (m.payload or {}).get(SEALED_KEY)
+        ]
+    assert sealed, "the confirmation should carry a sealed manage link"
+    for values in sealed:
+        for ciphertext in values.values():
+            assert Vault([new]).decrypt(ciphertext.encode("ascii"))

@@ -95,9 +95,14 @@ class World:
                 stmt = stmt.where(OutboundMessage.kind == kind)
             return list(session.scalars(stmt))
 
-    def jobs(self) -> list[Job]:
+    def jobs(self, kind: str | None = None) -> list[Job]:
+        """Jobs in creation order; ``kind`` keeps one kind (e.g. "sync_conferencing": every
+        message queued also has a "deliver_message" job)."""
         with self.services.sessions() as session:
-            return list(session.scalars(select(Job).order_by(Job.id)))
+            stmt = select(Job).order_by(Job.id)
+            if kind:
+                stmt = stmt.where(Job.kind == kind)
+            return list(session.scalars(stmt))
 
     def booking(self, booking_id: int) -> Booking:
         with self.services.sessions() as session:

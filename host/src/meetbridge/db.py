@@ -19,6 +19,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Connection pool of a server database (PostgreSQL); see create_db_engine.
+POSTGRES_POOL_SIZE = 20
+POSTGRES_MAX_OVERFLOW = 40
 
 
 class Base(DeclarativeBase):
@@ -70,6 +73,14 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Each conferencing sync holds a pooled connection for its advisory lock while the
+    # provider answers (conferencing/locks.py), so in-flight bookings use one connection each
+    # on top of their sessions. SQLAlchemy's default (5 + 10 overflow) made every booking past
+    # the fifth open and close a new PostgreSQL connection, and past fifteen the event loop
+    # blocked on the pool until it timed out (benchmarks/pipeline.py, docs/performance.md).
+    # Connections are opened on demand; these only raise the ceiling.
+    kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
+    kwargs.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     return create_engine(url, **kwargs)
 
 

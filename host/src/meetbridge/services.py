@@ -39,8 +39,14 @@ class Services:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        from meetbridge.web.platform_events import install_event_capture
+
         assert self.engine is not None
-        return session_factory(self.engine)
+        factory = session_factory(self.engine)
+        # Platform webhooks (conferencing provisioned/failed, connection needs reconnect...)
+        # are queued for changes made by any process: serve, a standalone worker, the CLI.
+        install_event_capture(factory)
+        return factory
 
     @cached_property
     def locks(self) -> NamedLocks:

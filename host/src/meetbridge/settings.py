@@ -80,6 +80,10 @@ class EmailSettings(BaseModel):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = 10.0
+    smtp_ca_file: Path | None = None  # trust this CA bundle (a private or self-signed server)
+    locale: str = "en"  # language of messages; strings missing in it fall back to English
+    # Days after a connection broke on which its owner is reminded, until it is reconnected.
+    reconnect_reminder_days: list[int] = Field(default_factory=lambda: [1, 3, 7])
 
 
 class WebSettings(BaseModel):

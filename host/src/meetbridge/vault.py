@@ -42,11 +42,12 @@ class EncryptedColumn:
 
 
 def encrypted_columns() -> tuple[EncryptedColumn, ...]:
-    from meetbridge.models import Connection, Meeting
+    from meetbridge.models import Connection, Meeting, WebhookSubscription
 
     return (
         EncryptedColumn(Connection, "token_ciphertext"),
         EncryptedColumn(Meeting, "start_url_ciphertext"),
+        EncryptedColumn(WebhookSubscription, "secret_ciphertext"),
     )
 
 
@@ -189,17 +190,45 @@ def rotate_all(
             count += 1
             if progress:
                 progress(1)
+    count += _rotate_sealed_payloads(session, vault, progress)
+    return count
+
+
+def _rotate_sealed_payloads(
+    session: Session, vault: Vault, progress: Callable[[int], None] | None
+) -> int:
+    """Queued messages carry sealed values (e.g. a manage link) inside their JSON payload."""
+    from meetbridge.models import OutboundMessage
+    from meetbridge.notifications.outbox import SEALED_KEY
+
+    count = 0
+    for message in session.scalars(select(OutboundMessage)):
+        sealed = (message.payload or {}).get(SEALED_KEY)
+        if not sealed:
+            continue
+        rotated = {
+            name: vault.rotate(value.encode("ascii")).decode("ascii")
+            for name, value in sealed.items()
+        }
+        message.payload = {**message.payload, SEALED_KEY: rotated}
+        count += 1
+        if progress:
+            progress(1)
     return count
 
 
 def count_encrypted(session: Session) -> int:
     from sqlalchemy import func
 
+    from meetbridge.models import OutboundMessage
+    from meetbridge.notifications.outbox import SEALED_KEY
+
     total = 0
     for item in encrypted_columns():
         col = getattr(item.model, item.column)
         total += session.scalar(select(func.count()).where(col.is_not(None))) or 0
-    return total
+    payloads = session.scalars(select(OutboundMessage.payload))
+    return total + sum(1 for p in payloads if (p or {}).get(SEALED_KEY))
 
 
 def _batches(session: Session, stmt: Any) -> Iterator[tuple[int, bytes]]:

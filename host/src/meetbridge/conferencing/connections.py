@@ -281,6 +281,8 @@ class ConnectionService:
 
     def _forget_account(self, provider: str, event: WebhookEvent) -> int:
         """The person uninstalled our app at the provider: delete everything we got from it."""
+        from meetbridge.notifications.connection_notices import connection_broke
+
         with self.services.sessions() as session, session.begin():
             conns = session.scalars(
                 select(Connection)
@@ -291,6 +293,8 @@ class ConnectionService:
                 .with_for_update()
             ).all()
             for conn in conns:
+                # Someone who disconnected here first is not told it was "removed" again.
+                was_connected = conn.status != ConnectionStatus.REVOKED
                 conn.token_ciphertext = None
                 conn.token_expires_at = None
                 conn.external_account_id = ""
@@ -300,6 +304,8 @@ class ConnectionService:
                 conn.status = ConnectionStatus.REVOKED
                 conn.status_changed_at = utcnow()
                 conn.last_error = "The app was removed from the account at the provider."
+                if was_connected:
+                    connection_broke(session, conn, "removed")  # owner told, then reminded
                 session.add(
                     AuditEvent(
                         organization_id=conn.organization_id,

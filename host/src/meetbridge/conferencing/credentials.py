@@ -112,6 +112,14 @@ class TokenManager:
         conn.token_ciphertext = None
         conn.token_expires_at = None
         log.warning("connection %s (%s) needs reconnect: %s", conn.id, conn.provider, exc.message)
+        # Its owner (the admins, for an organisation account) is told, then reminded.
+        from sqlalchemy.orm import object_session
+
+        from meetbridge.notifications.connection_notices import connection_broke
+
+        session = object_session(conn)
+        if session is not None:
+            connection_broke(session, conn, "needs_reconnect")
 
 
 class ConnectionCredentials:

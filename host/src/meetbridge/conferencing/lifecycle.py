@@ -6,7 +6,9 @@ does what closes the gap: create, update, move to another host (delete with the 
 create with the new), delete, or record that a meeting was left at the provider because its
 connection is gone. Running it twice does nothing the second time, which is what makes job
 retries safe; a create that may have happened (timeout after sending) is retried with
-``previous_attempt_ambiguous`` so the provider plugin looks before it creates.
+``previous_attempt_ambiguous`` so the provider plugin looks before it creates, and that is
+settled before anything else is decided (a cancel, a new host, a fallback), so a meeting whose
+answer was lost is never left behind unrecorded nor made twice.
 
 Updates and deletes always use the connection that created the meeting, never whoever is
 connected now: that is how meetings stop being left behind.
@@ -14,13 +16,14 @@ connected now: that is how meetings stop being left behind.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from meetbridge.conferencing.connections import ConnectionService
 from meetbridge.conferencing.credentials import ConnectionUnusable
@@ -35,7 +38,7 @@ from meetbridge.models import (
     MeetingStatus,
     VideoMode,
 )
-from meetbridge.notifications.outbox import admin_emails, queue_email
+from meetbridge.notifications import messages as notifications
 from meetbridge.providers import (
     Capability,
     DailyLimitReached,
@@ -45,6 +48,7 @@ from meetbridge.providers import (
     MeetingRef,
     MeetingRequest,
     ProviderError,
+    RateLimited,
     UnsupportedAccount,
     WrongCredential,
 )
@@ -58,6 +62,10 @@ log = logging.getLogger("meetbridge.lifecycle")
 # Errors that say "this connection cannot host meetings": try the next candidate instead.
 CONNECTION_ERRORS = (GrantRevoked, InsufficientScope, UnsupportedAccount)
 ACTIVE_MEETING = (MeetingStatus.PENDING, MeetingStatus.PROVISIONED, MeetingStatus.FAILED)
+# A create refused by a per-second rate limit is sent again after the provider's Retry-After,
+# up to this many times and only for waits this short (seconds); see _call_create.
+QPS_RETRIES = 2
+QPS_RETRY_MAX_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,11 @@ class ConferencingLifecycle:
             want = booking.status == BookingStatus.CONFIRMED and wants_video(booking)
             host_ids = [h.user_id for h in booking.hosts]
 
+        if current is not None and _maybe_made(current):
+            # An attempt's answer was lost: the meeting may exist. Find out before deciding
+            # anything, or a cancel, a new host or a fallback leaves it at the provider.
+            await self._settle(booking_id, current.id)
+            return await self._sync(booking_id)
         if current is not None and current.external_id and current.status in ACTIVE_MEETING:
             if not want:
                 return await self._delete(current.id, reason="booking cancelled or video off")
@@ -191,9 +204,16 @@ class ConferencingLifecycle:
         )
 
     def _org_timezone(self, booking: Booking) -> str:
-        with self.services.sessions() as session:
-            from meetbridge.models import Organization
+        from meetbridge.models import Organization
 
+        # The booking's own session while it is open (every caller builds the request inside
+        # it): the organisation is usually in its identity map already, so this costs neither
+        # a query nor a second pooled connection per provider call.
+        session = object_session(booking)
+        if session is not None:
+            org = session.get(Organization, booking.organization_id)
+            return org.timezone if org else self.services.settings.organization.timezone
+        with self.services.sessions() as session:
             org = session.get(Organization, booking.organization_id)
             return org.timezone if org else self.services.settings.organization.timezone
 
@@ -247,15 +267,28 @@ class ConferencingLifecycle:
                 if not resolution.found:
                     self._notify_no_video(session, booking, resolution)
                     return DONE
-                meeting.extra = {**(meeting.extra or {}), "in_flight": True}
-                meeting.attempts += 1
-                session.flush()
+                # Built before this attempt is marked in flight: ``attempt`` is this attempt's
+                # number and ``previous_attempt_ambiguous`` says whether the *last* one may
+                # have acted. (Built after, every create looked like an ambiguous retry, and
+                # Zoom listed the host's meetings before each create: one extra call per
+                # booking, from the same per-second budget as the creates.)
                 request = self._request(
                     booking,
                     meeting,
                     resolution.host.email if resolution.host else None,
                     resolution.account_level,
                 )
+                meeting.extra = {
+                    **(meeting.extra or {}),
+                    "in_flight": True,
+                    # What the oldest attempt that may have acted asked for: a meeting found
+                    # again later is brought up to date from there (see _settle).
+                    "in_flight_revision": (meeting.extra or {}).get("in_flight_revision")
+                    if request.previous_attempt_ambiguous
+                    else booking.revision,
+                }
+                meeting.attempts += 1
+                session.flush()
                 meeting_id, provider = meeting.id, resolution.provider
                 conn = (
                     session.get(Connection, resolution.connection_id)
@@ -268,10 +301,15 @@ class ConferencingLifecycle:
             try:
                 made = await self._call_create(provider, request, conn)
             except CONNECTION_ERRORS as exc:
-                # This connection cannot host it; nothing was created. Try the next candidate.
+                # This connection cannot host it; try the next candidate. Unless the plugin says
+                # the meeting may exist (it failed after making it, ``ambiguous``) or an earlier
+                # attempt's answer was lost, nothing was made; if it may exist, this connection
+                # can no longer look for it: record that it may be left at the provider.
                 self._set_meeting(
                     meeting_id,
-                    status=MeetingStatus.FAILED,
+                    status=MeetingStatus.LEFT_AT_PROVIDER
+                    if request.previous_attempt_ambiguous or exc.ambiguous
+                    else MeetingStatus.FAILED,
                     last_error=exc.message,
                     extra={"in_flight": False},
                 )
@@ -287,7 +325,8 @@ class ConferencingLifecycle:
                 )
                 continue
             except ProviderError as exc:
-                in_flight = exc.ambiguous
+                # Still "may have been made" if this attempt or any earlier one may have acted.
+                in_flight = exc.ambiguous or request.previous_attempt_ambiguous
                 self._set_meeting(
                     meeting_id, last_error=exc.message, extra={"in_flight": in_flight}
                 )
@@ -316,7 +355,9 @@ class ConferencingLifecycle:
                 MeetingStatus.NONE,
             ):
                 current.status = (
-                    MeetingStatus.FAILED
+                    MeetingStatus.LEFT_AT_PROVIDER  # may exist: recorded, never forgotten
+                    if _maybe_made(current)
+                    else MeetingStatus.FAILED
                     if current.status == MeetingStatus.PENDING
                     else MeetingStatus.DELETED
                 )
@@ -342,9 +383,28 @@ class ConferencingLifecycle:
     ) -> ProviderMeeting:
         ctx = self.services.provider_context(provider, request.timezone)
         creds = self.connections.credentials(conn) if conn is not None else None
-        return await self.services.plugins.call(
-            "create_meeting", provider, context=ctx, request=request, credentials=creds
-        )
+        for retry in range(QPS_RETRIES + 1):
+            try:
+                return await self.services.plugins.call(
+                    "create_meeting", provider, context=ctx, request=request, credentials=creds
+                )
+            except RateLimited as exc:
+                # A per-second limit on a call that did nothing: wait its Retry-After here
+                # rather than fail the attempt into a job retry (seconds of backoff, the booking
+                # left pending with the 429 as its error). Daily caps, long waits, and a limit
+                # hit after the provider acted (``ambiguous``: the retry must look first) go
+                # back to the job queue as before.
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                if (
+                    isinstance(exc, DailyLimitReached)
+                    or exc.ambiguous
+                    or retry == QPS_RETRIES
+                    or wait > QPS_RETRY_MAX_WAIT
+                ):
+                    raise
+                log.info("%s asked to slow down; creating again in %.1fs", provider, wait)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _store_created(
         self, meeting_id: int, made: ProviderMeeting, revision: int, was_pending_notice: bool
@@ -371,15 +431,78 @@ class ConferencingLifecycle:
             booking = session.get(Booking, meeting.booking_id)
             assert booking is not None
             if was_pending_notice:
-                for attendee in booking.attendees:
-                    queue_email(
-                        session,
-                        kind="conferencing_provisioned",
-                        recipient=attendee.email,
-                        subject=f"Your link for {booking.meeting_type.name}",
-                        body_text=f"Join: {made.join_url}",
-                        booking_id=booking.id,
-                    )
+                # "Here is your link", to everyone who was told it was on its way.
+                with notifications.guarded(session, f"link for booking {booking.id}"):
+                    notifications.queue_provisioned(session, self.services, booking, meeting)
+
+    async def _settle(self, booking_id: int, meeting_id: int) -> None:
+        """Find out whether an attempt whose answer was lost made the meeting.
+
+        The create is asked again with the same key and ``previous_attempt_ambiguous``, so the
+        plugin looks before it creates: afterwards the meeting exists exactly once and is
+        recorded (then kept, moved or deleted like any other), or the row says it may be left
+        at the provider because its connection can no longer look.
+        """
+        with self.services.sessions() as session, session.begin():
+            booking = self._load(session, booking_id)
+            meeting = session.get(Meeting, meeting_id)
+            assert booking is not None and meeting is not None
+            conn = session.get(Connection, meeting.connection_id) if meeting.connection_id else None
+            provider = meeting.provider
+            extra = dict(meeting.extra or {})
+            # The oldest attempt that may have acted asked for this revision: a meeting found
+            # again is brought up to date from there (Zoom hands it back as it was made).
+            asked = extra.get("in_flight_revision")
+            revision = int(asked) if asked is not None else -1  # unknown: update it anyway
+            told = (
+                bool(extra.get("client_told_pending"))
+                and booking.status == BookingStatus.CONFIRMED
+                and wants_video(booking)
+            )
+            if conn is not None and not conn.is_active:
+                status = conn.status
+            else:
+                status = None
+                request = self._request(
+                    booking,
+                    meeting,
+                    meeting.host_user_external,
+                    meeting.host_user_external is not None,
+                )
+                meeting.attempts += 1
+        assert provider is not None
+        unknown = f"An attempt at {provider} may have made this meeting (its answer was lost)"
+        if status is not None:
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.LEFT_AT_PROVIDER,
+                last_error=f"{unknown}; its connection is {status}, so it cannot be looked for.",
+                extra={"in_flight": False},
+            )
+            return
+        try:
+            made = await self._call_create(provider, request, conn)
+        except CONNECTION_ERRORS as exc:
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.LEFT_AT_PROVIDER,
+                last_error=f"{unknown}; {exc.message}",
+                extra={"in_flight": False},
+            )
+            return
+        except ProviderError as exc:
+            if exc.retryable:  # still unknown: the job is retried and settles it then
+                self._set_meeting(meeting_id, last_error=exc.message)
+                raise
+            # A definite refusal: the plugin looked first, so nothing exists.
+            self._set_meeting(
+                meeting_id,
+                status=MeetingStatus.FAILED,
+                last_error=exc.message,
+                extra={"in_flight": False},
+            )
+            return
+        self._store_created(meeting_id, made, revision, told)
 
     # -- update -------------------------------------------------------------------------------
     async def _update(self, booking_id: int, meeting_id: int) -> SyncOutcome:
@@ -513,46 +636,43 @@ class ConferencingLifecycle:
             if meeting is not None and meeting.status == MeetingStatus.PENDING:
                 meeting.status = MeetingStatus.FAILED
                 meeting.last_error = reason
-                meeting.extra = {**(meeting.extra or {}), "in_flight": False}
-        self._notify_hosts(
-            booking_id,
-            "conferencing_failed",
-            f"The video meeting could not be created: {reason}",
-            admins=True,
-        )
+                # "in_flight" stays: if a lost answer may have made it, the next sync of this
+                # booking (a cancel, a reprovision) looks for it before anything else.
+        self._notify_hosts(booking_id, "conferencing_failed", reason, admins=True)
 
     def _notify_hosts(self, booking_id: int, kind: str, text: str, admins: bool = False) -> None:
+        """Tell the hosts (and admins) about a conferencing problem; ``text`` is the reason."""
         with self.services.sessions() as session, session.begin():
             booking = self._load(session, booking_id)
             if booking is None:
                 return
-            recipients = [h.user.email for h in booking.hosts]
-            if admins:
-                recipients += admin_emails(session, booking.organization_id)
-            for email in dict.fromkeys(recipients):
-                queue_email(
-                    session,
-                    kind=kind,
-                    recipient=email,
-                    subject=f"{booking.meeting_type.name}: video meeting problem",
-                    body_text=text,
-                    booking_id=booking.id,
+            with notifications.guarded(session, f"{kind} for booking {booking_id}"):
+                notifications.queue_host_alert(
+                    session, self.services, booking, kind, reason=text, admins=admins
                 )
 
     def _notify_no_video(self, session: Session, booking: Booking, resolution: Resolution) -> None:
-        recipients = [h.user.email for h in booking.hosts]
-        recipients += admin_emails(session, booking.organization_id)
-        for email in dict.fromkeys(recipients):
-            queue_email(
+        """No connection could host it: the hosts and admins learn why and how to fix it."""
+        with notifications.guarded(session, f"no-video notice for booking {booking.id}"):
+            notifications.queue_host_alert(
                 session,
-                kind="conferencing_unavailable",
-                recipient=email,
-                subject=f"{booking.meeting_type.name}: booked without video",
-                body_text=f"{resolution.reason} Connect a video account on the"
-                " Integrations page, then run `meetbridge bookings reprovision`.",
-                booking_id=booking.id,
+                self.services,
+                booking,
+                "conferencing_unavailable",
+                reason=resolution.reason,
+                admins=True,
+                trail=notifications.trail_lines(resolution.trail),
                 payload={"trail": list(resolution.trail)},
             )
+
+
+def _maybe_made(meeting: Meeting) -> bool:
+    """Whether an attempt whose answer was lost may have made this meeting at the provider."""
+    return (
+        meeting.external_id is None
+        and meeting.status in (MeetingStatus.PENDING, MeetingStatus.FAILED)
+        and bool((meeting.extra or {}).get("in_flight"))
+    )
 
 
 def _jsonable(value: object) -> bool:

@@ -2,11 +2,14 @@
 
 Claiming takes the oldest due job with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers never run the same job; on SQLite the claim runs inside the database's write lock. A
-job whose worker died (its lease expired while ``running``) is claimed again.
+job whose worker died (its lease expired while ``running``) is claimed again; a live worker
+renews the lease of the job it runs (:func:`renew`), however long the provider takes. Leases
+count real time (they are about a process being alive); ``run_at`` counts the caller's clock.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +21,10 @@ from sqlalchemy.orm import Session
 from meetbridge.db import utcnow
 from meetbridge.models import Job, JobStatus
 
-LEASE = timedelta(minutes=5)  # a running job not finished by then belongs to a dead worker
+# A running job whose lease was not renewed for this long belongs to a dead worker. Workers
+# renew it every third of it, so it only bounds how soon a dead worker's job is taken over;
+# MEETBRIDGE_JOB_LEASE_SECONDS shortens it (tests that SIGKILL workers, impatient operators).
+LEASE = timedelta(seconds=float(os.environ.get("MEETBRIDGE_JOB_LEASE_SECONDS") or 300))
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
 
@@ -66,9 +72,10 @@ def claim(
 ) -> Job | None:
     """Claim one due job (or the given one) for ``worker_id``; commit to make it visible."""
     now = now or utcnow()
+    alive = utcnow()  # leases in real time, whatever clock ``now`` comes from
     due = or_(
         (Job.status == JobStatus.QUEUED) & (Job.run_at <= now),
-        (Job.status == JobStatus.RUNNING) & (Job.locked_at < now - LEASE),
+        (Job.status == JobStatus.RUNNING) & (Job.locked_at < alive - LEASE),
     )
     stmt = select(Job).where(due).order_by(Job.run_at, Job.id).limit(1)
     if job_id is not None:
@@ -82,10 +89,20 @@ def claim(
     if job is None:
         return None
     job.status = JobStatus.RUNNING
-    job.locked_at = now
+    job.locked_at = alive
     job.locked_by = worker_id
     job.attempts += 1
     return job
+
+
+def renew(session: Session, job_id: int, worker_id: str) -> bool:
+    """Extend the lease of a job ``worker_id`` is running; False when it is not theirs any more."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == worker_id)
+        .values(locked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def finish(job: Job) -> None:

@@ -3,7 +3,9 @@
 ``meetbridge worker`` runs one; ``meetbridge serve`` embeds one unless told not to. Jobs are
 short transactions around provider calls: claim (commit), run, record the outcome (commit), so
 a worker killed at any point leaves at worst a ``running`` job whose lease expires and is
-claimed again — and the handlers are idempotent, so running it again is safe.
+claimed again — and the handlers are idempotent, so running it again is safe. While a job
+runs, its worker renews the lease, so a slow provider never lets a second worker start the
+same job; a worker that lost its lease anyway (stalled past it) leaves the outcome alone.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from meetbridge.conferencing.lifecycle import ConferencingLifecycle, SyncOutcome
+from meetbridge.db import utcnow
 from meetbridge.jobs import queue
 from meetbridge.models import Job, JobStatus
 
@@ -40,18 +44,28 @@ class Worker:
         self.lifecycle = lifecycle or ConferencingLifecycle(services)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.handlers: dict[str, Handler] = {SYNC_CONFERENCING: self._sync_conferencing}
+        from meetbridge.notifications.jobs import job_handlers  # delivery, connection notices
+
+        self.handlers.update(job_handlers(services))
         self._background: set[asyncio.Task[None]] = set()
 
     async def _sync_conferencing(self, payload: dict[str, Any]) -> SyncOutcome:
         return await self.lifecycle.sync(int(payload["booking_id"]))
 
     # -- claiming and running ------------------------------------------------------------------
+    def _now(self) -> datetime:
+        # The clock the plugins and the token manager use, so that a deferral "until 00:00
+        # UTC" computed by a plugin falls due at that time here too.
+        clock = self.services.clock
+        return clock() if clock is not None else utcnow()
+
     def _claim(self, job_id: int | None = None) -> Job | None:
         with self.services.sessions() as session, session.begin():
-            return queue.claim(session, self.worker_id, job_id=job_id)
+            return queue.claim(session, self.worker_id, now=self._now(), job_id=job_id)
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
+        lease = asyncio.create_task(self._keep_lease(job.id))
         try:
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
@@ -59,16 +73,41 @@ class Worker:
         except Exception as exc:  # a bug or an unexpected failure: retry, then dead-letter
             log.exception("job %s (%s) failed", job.id, job.kind)
             outcome = SyncOutcome(done=False, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            lease.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease
         self._record(job.id, outcome)
+
+    async def _keep_lease(self, job_id: int) -> None:
+        """Renew the job's lease three times per lease until the job is done."""
+        while True:
+            await asyncio.sleep(queue.LEASE.total_seconds() / 3)
+            try:
+                with self.services.sessions() as session, session.begin():
+                    if not queue.renew(session, job_id, self.worker_id):
+                        return
+            except Exception:  # a missed renewal is retried; the lease has slack for it
+                log.warning("could not renew the lease of job %s", job_id, exc_info=True)
 
     def _record(self, job_id: int, outcome: SyncOutcome) -> None:
         with self.services.sessions() as session, session.begin():
             job = session.get(Job, job_id)
             assert job is not None
+            if job.status != JobStatus.RUNNING or job.locked_by != self.worker_id:
+                # Stalled past the lease: another worker runs the job now and records it.
+                log.warning("job %s: lease lost to %s; outcome left to it", job_id, job.locked_by)
+                return
             if outcome.done:
                 queue.finish(job)
                 return
-            queue.fail(job, outcome.error, retry_after=outcome.retry_after, run_at=outcome.run_at)
+            queue.fail(
+                job,
+                outcome.error,
+                retry_after=outcome.retry_after,
+                run_at=outcome.run_at,
+                now=self._now(),
+            )
             dead = job.status == JobStatus.DEAD
             kind, payload, attempts = job.kind, dict(job.payload), job.attempts
         if dead:

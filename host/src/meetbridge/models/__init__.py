@@ -1,5 +1,6 @@
 """The data model. Import models from here: ``from meetbridge.models import Booking``."""
 
+from meetbridge.models import indexes as _indexes  # noqa: F401  (0003_perf indexes)
 from meetbridge.models.connections import Connection
 from meetbridge.models.enums import (
     Assignment,
@@ -13,6 +14,7 @@ from meetbridge.models.enums import (
     VideoMode,
 )
 from meetbridge.models.meetings import Meeting
+from meetbridge.models.notifications import CalendarFeedToken
 from meetbridge.models.operations import AuditEvent, Job, OutboundMessage, WebhookReceipt
 from meetbridge.models.organizations import Organization, User
 from meetbridge.models.scheduling import (
@@ -23,8 +25,10 @@ from meetbridge.models.scheduling import (
     MeetingType,
     MeetingTypeHost,
 )
+from meetbridge.models.web import ApiKey, ConnectLink, WebhookSubscription
 
 __all__ = [
+    "ApiKey",
     "Assignment",
     "Attendee",
     "AuditEvent",
@@ -32,6 +36,8 @@ __all__ = [
     "Booking",
     "BookingHost",
     "BookingStatus",
+    "CalendarFeedToken",
+    "ConnectLink",
     "Connection",
     "ConnectionStatus",
     "Job",
@@ -48,4 +54,5 @@ __all__ = [
     "User",
     "VideoMode",
     "WebhookReceipt",
+    "WebhookSubscription",
 ]

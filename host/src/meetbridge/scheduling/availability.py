@@ -23,6 +23,9 @@ from meetbridge.scheduling.slots import Interval, Slot, Window, combine, host_sl
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 OFFICE_HOURS = [Window(d, time(9), time(17)) for d in range(5)]
 MAX_RANGE = timedelta(days=62)
+# The longest a booking can last: a meeting type's duration is at most 24 hours (see
+# MeetingType._check_duration) and a booking keeps its length when it moves.
+MAX_BOOKING_LENGTH = timedelta(hours=24)
 
 
 class AvailabilityError(ValueError):
@@ -78,14 +81,24 @@ def busy_intervals(
     *,
     exclude_booking_id: int | None = None,
 ) -> dict[int, list[Interval]]:
-    """Confirmed bookings of these hosts overlapping [start, end)."""
+    """Confirmed bookings of these hosts overlapping [start, end).
+
+    The query is shaped so its cost follows the bookings *in the range*, not a host's whole
+    history (docs/performance.md, "Slots at scale"): a booking lasts at most
+    ``MAX_BOOKING_LENGTH``, so one that overlaps the range starts after ``start`` minus that,
+    which bounds ``start_at`` on both sides for the ``ix_bookings_start`` index; the bookings
+    found are joined to their hosts through ``ix_booking_hosts_booking``. ``user_id + 0``
+    keeps the planners (SQLite's above all, which has no statistics) from walking every past
+    booking of each host through ``ix_booking_hosts_user`` instead.
+    """
     stmt = (
         select(BookingHost.user_id, Booking.start_at, Booking.end_at)
         .join(Booking, Booking.id == BookingHost.booking_id)
         .where(
-            BookingHost.user_id.in_(user_ids),
+            (BookingHost.user_id + 0).in_(user_ids),
             Booking.status == BookingStatus.CONFIRMED,
             Booking.start_at < end,
+            Booking.start_at > start - MAX_BOOKING_LENGTH,
             Booking.end_at > start,
         )
     )

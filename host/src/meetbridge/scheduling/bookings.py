@@ -37,7 +37,6 @@ from meetbridge.models import (
     MeetingType,
     MeetingTypeHost,
 )
-from meetbridge.notifications.outbox import queue_email
 from meetbridge.scheduling.assignment import Candidate, choose_hosts
 from meetbridge.scheduling.availability import lock_hosts, slots_for
 from meetbridge.scheduling.meeting_types import meeting_type_by_slug
@@ -166,7 +165,7 @@ class BookingService:
             job_id = self._enqueue(session, booking)
             booking_id = booking.id
         await self._run_inline(job_id)
-        self._confirm(booking_id, "booking_confirmed")
+        self._confirm(booking_id, "booking_confirmed", manage_token=token)
         return self.result(booking_id, manage_token=token)
 
     def _free_hosts(
@@ -323,9 +322,12 @@ class BookingService:
                     MeetingStatus.PENDING,
                 ):
                     continue
-                if meeting is not None and meeting.status in (
-                    MeetingStatus.NONE,
-                    MeetingStatus.FAILED,
+                if (
+                    meeting is not None
+                    and meeting.status in (MeetingStatus.NONE, MeetingStatus.FAILED)
+                    # A failed attempt whose answer was lost may have made it: the sync looks
+                    # for it first instead of making a second one.
+                    and not (meeting.extra or {}).get("in_flight")
                 ):
                     meeting.status = MeetingStatus.DELETED  # superseded by a new attempt
                     meeting.last_error = (meeting.last_error or "") + " (reprovisioned)"
@@ -475,39 +477,27 @@ class BookingService:
             }
 
     # -- messages ------------------------------------------------------------------------------
-    def _confirm(self, booking_id: int, kind: str) -> None:
-        """Queue the messages about a change (rendered properly by the notifications layer)."""
+    def _confirm(self, booking_id: int, kind: str, manage_token: str | None = None) -> None:
+        """Queue the messages about a change: attendees and every host, with the invitation.
+
+        Runs after the change committed; a failure here is logged, never raised, so sending
+        can never fail a booking (delivery itself happens later, in the worker).
+        """
+        from meetbridge.notifications import messages
+
         with self.services.sessions() as session, session.begin():
             booking = self._booking(session, booking_id)
             meeting = self._latest_meeting(session, booking_id)
-            link = (
-                meeting.join_url
-                if meeting and meeting.status == MeetingStatus.PROVISIONED
-                else None
-            )
             pending = (
                 wants_video(booking)
                 and booking.status == BookingStatus.CONFIRMED
-                and link is None
                 and meeting is not None
                 and meeting.status == MeetingStatus.PENDING
             )
             if pending and meeting is not None:
+                # The client reads "your link is on its way": the link follows when it is made.
                 meeting.extra = {**(meeting.extra or {}), "client_told_pending": True}
-            when = booking.start_at.strftime("%Y-%m-%d %H:%M UTC")
-            line = (
-                f"Join: {link}" if link else ("Your video link is on its way." if pending else "")
-            )
-            recipients = [(a.email, "attendee") for a in booking.attendees] + [
-                (h.user.email, "host") for h in booking.hosts
-            ]
-            for email, role in recipients:
-                queue_email(
-                    session,
-                    kind=kind,
-                    recipient=email,
-                    subject=f"{booking.meeting_type.name} — {kind.split('_')[1]}",
-                    body_text=f"{booking.meeting_type.name} at {when}. {line}".strip(),
-                    booking_id=booking.id,
-                    payload={"role": role, "revision": booking.revision},
+            with messages.guarded(session, f"{kind} messages for booking {booking_id}"):
+                messages.queue_booking_change(
+                    session, self.services, booking, kind, manage_token=manage_token
                 )
