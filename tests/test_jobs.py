@@ -241,3 +241,39 @@ async def test_retryable_failures_on_update_and_delete_are_retried(
         assert next(iter(meetings.values()))["start"] == TUE_10
     else:
         assert meetings == {}
+
+
+async def test_a_first_create_is_attempt_one_and_not_ambiguous(world: World) -> None:
+    """Regression: the attempt was marked in flight before the request was built, so every
+    first create looked like an ambiguous retry and Zoom listed meetings before creating."""
+    seen: list[tuple[int, bool]] = []
+    fake = world.fakes["zoom"]
+    original = fake._create
+
+    def spy(request, token, credentials):
+        seen.append((request.attempt, request.previous_attempt_ambiguous))
+        return original(request, token, credentials)
+
+    fake._create = spy
+    await world.connect("ann", "zoom")
+    await world.book(world.meeting_type(location="zoom"))
+    assert seen == [(1, False)]
+
+
+async def test_a_short_qps_limit_is_waited_out_inline(world: World) -> None:
+    await world.connect("ann", "zoom")
+    world.fakes["zoom"].failures.append(("create", RateLimited("429 QPS", retry_after=0.05)))
+    result = await world.book(world.meeting_type(location="zoom"))
+    assert result.conferencing == "provisioned"
+    assert [j.status for j in world.jobs("sync_conferencing")] == [JobStatus.DONE]
+
+
+async def test_an_ambiguous_qps_limit_goes_back_to_the_queue(world: World) -> None:
+    await world.connect("ann", "zoom")
+    world.fakes["zoom"].failures.append(
+        ("create", RateLimited("429 after acting", retry_after=0.05, ambiguous=True))
+    )
+    result = await world.book(world.meeting_type(location="zoom"))
+    assert result.conferencing == "pending"
+    [job] = world.jobs("sync_conferencing")
+    assert job.status == JobStatus.QUEUED and job.attempts == 1
