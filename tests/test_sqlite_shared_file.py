@@ -55,13 +55,6 @@ def test_a_plain_write_waits_for_the_other_process(tmp_path: Path) -> None:
     writer.join()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db.create_db_engine: on SQLite a transaction that starts with SAVEPOINT begins as"
-    " a reader and fails at once ('database is locked') when it writes while another process"
-    " writes; messages queued in notifications.messages.guarded are lost that way. Fix: begin"
-    " such a transaction with BEGIN IMMEDIATE (docs/reliability.md, 'Defects the campaign found').",
-)
 def test_a_write_in_a_savepoint_waits_for_the_other_process(tmp_path: Path) -> None:
     here, other = _engines(tmp_path / "shared.sqlite3")
     started = threading.Event()

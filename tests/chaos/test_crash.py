@@ -14,9 +14,6 @@ from meetbridge.testing.database import configured_url, is_postgres
 from tests.chaos.campaign import CampaignConfig, run_campaign
 
 ON_POSTGRES = is_postgres(configured_url())
-# Found by this test on SQLite, pinned by test_sqlite_shared_file.py (xfail), fixed in db.py
-# by the lead: until then a message queued while another process writes can be lost.
-KNOWN_SQLITE_DEFECTS = {"booking changes whose client message was lost"}
 
 
 @pytest.mark.skipif(
@@ -41,5 +38,4 @@ async def test_sigkilled_workers_lose_nothing_and_make_nothing_twice(
     assert report.kills >= 3  # three during the operations, one more if the drain ran long
     assert report.recovery_seconds, "no kill hit a running job"
     assert max(report.recovery_seconds) < 5 + 5  # the lease, plus a worker's restart
-    failed = [c for c in report.failures() if c.name not in KNOWN_SQLITE_DEFECTS]
-    assert not failed, report.table()
+    assert not report.failures(), report.table()

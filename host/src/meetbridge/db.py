@@ -71,6 +71,16 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _savepoint_begins_a_write_transaction(conn: Any, _name: Any) -> None:
+            # A transaction whose first statement is SAVEPOINT starts as a reader; when it then
+            # writes while another process writes, SQLite answers "database is locked" at
+            # once instead of waiting (busy_timeout does not apply to a reader upgrading).
+            # Messages are queued in savepoints, so they were lost that way with a separate
+            # worker process. BEGIN IMMEDIATE takes the write lock up front, waiting its turn.
+            if not conn.connection.dbapi_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     # Each conferencing sync holds a pooled connection for its advisory lock while the
