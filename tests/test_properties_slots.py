@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -288,12 +287,6 @@ def _night_slots(window: Window) -> list[datetime]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slots.local_instant reads a wall time skipped by DST with fold=0, one hour late:"
-    " a 02:00-02:30 window on the spring-forward night is offered as 03:00-03:30 EDT."
-    " Fix: map a skipped wall time to the moment of the jump (see docs/reliability.md).",
-)
 def test_a_window_inside_the_spring_forward_gap_offers_no_slot() -> None:
     # 02:00-02:30 does not exist in New York that night: the host is never available.
     assert _night_slots(Window(6, time(2), time(2, 30))) == []

@@ -30,8 +30,6 @@ API_KINDS = (
 # "revoke_grant" and the out-of-band revocations cover.)
 TOKEN_KINDS = ("5xx", "503_retry_after", "reset_before")
 
-TEAMS_API_KINDS = tuple(k for k in API_KINDS if k != "revoke_grant")
-
 # (path prefix, method, kinds) per provider. Zoom's daily cap and Google's daily quota are
 # 429/403 answers on writes; Teams has no daily cap (its monthly quota is covered in tests).
 TARGETS: dict[str, list[tuple[str, str | None, tuple[str, ...]]]] = {
@@ -48,14 +46,10 @@ TARGETS: dict[str, list[tuple[str, str | None, tuple[str, ...]]]] = {
         ("/calendar/v3/calendars/primary/events", "DELETE", API_KINDS),
         ("/token", "POST", TOKEN_KINDS),
     ],
-    # Not "revoke_grant" at Teams yet: a grant revoked while a create is between createOrGet
-    # and its lobby PATCH loses the meeting (a Teams plugin defect, pinned by the strict xfail
-    # test_scenarios.py::test_a_grant_revoked_just_after_teams_made_the_meeting_records_it).
-    # Teams grants are still revoked out of band (default_events). Add it back with the fix.
     "teams": [
-        ("/v1.0/me/onlineMeetings", "POST", TEAMS_API_KINDS),
-        ("/v1.0/me/onlineMeetings", "PATCH", TEAMS_API_KINDS),
-        ("/v1.0/me/onlineMeetings", "DELETE", TEAMS_API_KINDS),
+        ("/v1.0/me/onlineMeetings", "POST", API_KINDS),
+        ("/v1.0/me/onlineMeetings", "PATCH", API_KINDS),
+        ("/v1.0/me/onlineMeetings", "DELETE", API_KINDS),
         ("/organizations/oauth2/v2.0/token", "POST", TOKEN_KINDS),
     ],
 }

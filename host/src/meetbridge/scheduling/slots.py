@@ -40,7 +40,29 @@ class Slot:
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    """The instant the host's clock shows ``at`` on ``day``.
+
+    A repeated wall time (autumn) is its first occurrence. A wall time the clocks skip
+    (spring) is the moment of the jump: a window 02:00-02:30 on that night never exists, and
+    one 01:30-03:30 lasts an hour. (Read naively with fold=0, a skipped time lands an hour
+    late, which offered 03:00-03:30 for a 02:00-02:30 window.)
+    """
+    naive = datetime.combine(day, at)
+    instant = naive.replace(tzinfo=zone).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == naive:
+        return instant
+    # Skipped: fold=1 reads it with the offset after the jump, an instant before the jump;
+    # fold=0 one after. Bisect (whole seconds) for the first instant with the new offset.
+    after = instant.astimezone(zone).utcoffset()
+    lo = int(naive.replace(tzinfo=zone, fold=1).timestamp())
+    hi = int(instant.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, UTC).astimezone(zone).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
 
 
 def window_intervals(

@@ -134,9 +134,10 @@ async def create_meeting(
     try:
         response = await client.request("PATCH", meeting_path(str(found["id"])), json=patch)
     except ProviderError as exc:
-        if exc.retryable:
-            # The meeting exists already: a retry finds it through createOrGet and patches it.
-            exc.ambiguous = True
+        # The meeting exists already, whatever went wrong next (even a grant revoked at that
+        # moment): say so, so the host records it or finds it through createOrGet, never
+        # takes it for "nothing made".
+        exc.ambiguous = True
         raise
     return meetings.meeting_from_graph(response.json())
 
