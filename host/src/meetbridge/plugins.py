@@ -30,6 +30,7 @@ from typing import Any
 import pluggy
 
 from meetbridge import hookspecs
+from meetbridge.observability import metrics
 from meetbridge.providers import ProviderInfo
 
 ENTRY_POINT_GROUP = "meetbridge"
@@ -142,10 +143,20 @@ class PluginHost:
                 f"The {provider!r} plugin ({self._owners[provider]}) does not implement"
                 f" {hook!r}; this provider cannot do that."
             )
-        result = self._caller(hook, provider)(provider=provider, **kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        # The one place the host calls a provider: counted and timed here, by outcome
+        # (meetbridge_provider_calls_total, ..._call_duration_seconds, ..._rate_limited_total).
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            result = self._caller(hook, provider)(provider=provider, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except BaseException as exc:
+            outcome = metrics.outcome_of(exc)
+            raise
+        finally:
+            metrics.observe_provider_call(provider, hook, outcome, time.perf_counter() - started)
 
     # -- listing ----------------------------------------------------------------------------
     def records(self, *, include_host: bool = False) -> list[PluginRecord]:

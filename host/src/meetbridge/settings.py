@@ -92,6 +92,32 @@ class WebSettings(BaseModel):
     session_secret: SecretStr = SecretStr("")  # empty: derived from the vault's primary key
     embedded_worker: bool = True  # run a worker inside `serve` (off for scaled deployments)
     inline_budget_seconds: float = 5.0  # how long a booking waits for its meeting inline
+    # ``/metrics``: always answered to loopback clients that came through no proxy; anyone else
+    # needs ``Authorization: Bearer <metrics_token>`` (empty: nobody else). Off: 404 for all.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr = SecretStr("")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class LogSettings(BaseModel):
+    """Logs of ``meetbridge serve`` and ``meetbridge worker`` (to stderr).
+
+    ``json``: one JSON object per line (ts, level, logger, message, request_id, job_id,
+    exception), for log shippers. ``text``: one readable line, for a terminal.
+    """
+
+    format: Literal["json", "text"] = "json"
+    level: str = "INFO"
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"Unknown log level {value!r}: use one of {', '.join(LOG_LEVELS)}.")
+        return level
 
 
 def _default_config_file() -> Path | None:
@@ -122,6 +148,7 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 10.0
     email: EmailSettings = Field(default_factory=EmailSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from meetbridge.cli.common import build_services, fail, load_settings_or_fail
@@ -33,11 +31,12 @@ def serve(host: str, port: int, sandbox: bool, no_worker: bool) -> None:
     import uvicorn
 
     from meetbridge import db
+    from meetbridge.observability.logs import configure_from_settings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = load_settings_or_fail()
+    # JSON lines by default (MEETBRIDGE_LOG__FORMAT=text for a terminal); uvicorn's own
+    # loggers propagate to the same handler (log_config=None below).
+    configure_from_settings(settings)
     if "base_url" not in settings.model_fields_set:
         settings = settings.model_copy(update={"base_url": f"http://{_public_host(host)}:{port}"})
     if settings.env == "development":
@@ -64,7 +63,14 @@ def serve(host: str, port: int, sandbox: bool, no_worker: bool) -> None:
         f" worker {'embedded' if worker else 'off'}). Ctrl-C stops it."
     )
     try:
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=False,  # meetbridge's own access log has the request id and redacts
+            log_config=None,
+            log_level=settings.log.level.lower(),
+        )
     finally:
         services.close()
 

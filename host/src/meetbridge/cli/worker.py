@@ -7,22 +7,50 @@ import signal
 
 import click
 
-from meetbridge.cli.common import build_services
+from meetbridge.cli.common import build_services, fail, load_settings_or_fail
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option("--concurrency", default=4, show_default=True, help="Jobs run at the same time.")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between idle polls.")
-def worker(once: bool, concurrency: int, poll: float) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    envvar="MEETBRIDGE_WORKER_METRICS_PORT",
+    help="Serve this worker's Prometheus metrics (provider calls, refreshes) on"
+    " http://HOST:PORT/metrics. Off by default.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface for --metrics-port (the endpoint has no authentication).",
+)
+def worker(
+    once: bool, concurrency: int, poll: float, metrics_port: int | None, metrics_host: str
+) -> None:
     """Run background jobs: meetings to create/update/delete, messages to send.
 
     Several workers can share a PostgreSQL database; jobs are claimed with SKIP LOCKED.
-    Stops cleanly on SIGINT/SIGTERM.
+    Stops cleanly on SIGINT/SIGTERM. Logs go to stderr as JSON lines, each job's lines
+    carrying its job_id (MEETBRIDGE_LOG__FORMAT=text for a terminal).
     """
     from meetbridge.jobs.worker import Worker
+    from meetbridge.observability.logs import configure_from_settings
 
-    services = build_services()
+    settings = load_settings_or_fail()
+    configure_from_settings(settings)
+    services = build_services(settings)
+    if metrics_port is not None and not once:
+        from meetbridge.observability.metrics import serve_process_metrics
+
+        try:
+            serve_process_metrics(metrics_port, metrics_host)
+        except OSError as exc:
+            services.close()
+            fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror or exc}")
 
     async def main() -> None:
         w = Worker(services)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from meetbridge.db import utcnow
 from meetbridge.models import Connection, ConnectionStatus
+from meetbridge.observability import metrics
 from meetbridge.providers import GrantRevoked, TokenSet
 
 if TYPE_CHECKING:
@@ -74,35 +75,39 @@ class TokenManager:
         if (rejected is None and fresh_enough) or (
             rejected is not None and tokens.access_token.reveal() != rejected
         ):
+            metrics.refresh_skipped(conn.provider)
             return tokens  # another task or process refreshed while we waited
-        ctx = services.provider_context(conn.provider)
-        try:
-            new = await services.plugins.call(
-                "refresh_credentials", conn.provider, context=ctx, tokens=tokens
-            )
-        except GrantRevoked as exc:
+        # Counted by outcome in meetbridge_token_refreshes_total (ok, auth_error, ...).
+        with metrics.track_refresh(conn.provider) as tracked:
+            ctx = services.provider_context(conn.provider)
+            try:
+                new = await services.plugins.call(
+                    "refresh_credentials", conn.provider, context=ctx, tokens=tokens
+                )
+            except GrantRevoked as exc:
+                with services.sessions() as session, session.begin():
+                    stored = session.get(Connection, connection_id)
+                    if stored is not None:
+                        self._mark_needs_reconnect(stored, exc)
+                raise
             with services.sessions() as session, session.begin():
                 stored = session.get(Connection, connection_id)
-                if stored is not None:
-                    self._mark_needs_reconnect(stored, exc)
-            raise
-        with services.sessions() as session, session.begin():
-            stored = session.get(Connection, connection_id)
-            if (
-                stored is None
-                or stored.status != ConnectionStatus.ACTIVE
-                or stored.token_ciphertext is None
-            ):
-                # Disconnected while we were refreshing: do not bring the tokens back.
-                raise ConnectionUnusable(
-                    f"The {conn.provider} connection was disconnected.", provider=conn.provider
-                )
-            stored.token_ciphertext = services.vault.encrypt_tokens(new)
-            stored.token_expires_at = new.expires_at
-            stored.last_refreshed_at = utcnow()
-            stored.refresh_count = (stored.refresh_count or 0) + 1
-            stored.last_error = None
-        return new  # persisted before anyone uses the new pair
+                if (
+                    stored is None
+                    or stored.status != ConnectionStatus.ACTIVE
+                    or stored.token_ciphertext is None
+                ):
+                    # Disconnected while we were refreshing: do not bring the tokens back.
+                    tracked.outcome = "disconnected"
+                    raise ConnectionUnusable(
+                        f"The {conn.provider} connection was disconnected.", provider=conn.provider
+                    )
+                stored.token_ciphertext = services.vault.encrypt_tokens(new)
+                stored.token_expires_at = new.expires_at
+                stored.last_refreshed_at = utcnow()
+                stored.refresh_count = (stored.refresh_count or 0) + 1
+                stored.last_error = None
+            return new  # persisted before anyone uses the new pair
 
     @staticmethod
     def _mark_needs_reconnect(conn: Connection, exc: GrantRevoked) -> None:

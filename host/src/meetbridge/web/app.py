@@ -2,8 +2,9 @@
 
 Pages (Jinja2, server-rendered, a small stylesheet, no JavaScript framework), the REST API
 under ``/api/v1`` with its OpenAPI document at ``/api/v1/openapi.json``, the OAuth connect
-routes, provider webhooks, ``/healthz``, and (``--sandbox``) the provider sandboxes under
-``/sandbox/{provider}``. Handlers hold no business logic: they call the service layer.
+routes, provider webhooks, ``/healthz``, ``/readyz`` and ``/metrics`` (routes/health.py), and
+(``--sandbox``) the provider sandboxes under ``/sandbox/{provider}``. Handlers hold no business
+logic: they call the service layer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from meetbridge import __version__
 from meetbridge.conferencing.connections import ConnectionService
+from meetbridge.observability.health import Readiness
+from meetbridge.observability.metrics import app_registry
 from meetbridge.scheduling.bookings import BookingService
 from meetbridge.web import platform_events
 from meetbridge.web.api import build_router
@@ -32,6 +35,7 @@ from meetbridge.web.routes import (
     admin,
     auth,
     connect,
+    health,
     host,
     integrations,
     meeting_types,
@@ -100,6 +104,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.web = ctx
+    app.state.readiness = Readiness(services)
+    # Each app has its own registry (this process's metrics + its database's figures), so
+    # several apps in one process (tests) never register the same collector twice.
+    app.state.metrics_registry = app_registry(services)
     install_error_handlers(app)
 
     https = settings.base_url.lower().startswith("https://")
@@ -117,6 +125,7 @@ def create_app(
     app.add_middleware(AccessLog)
 
     for module in (
+        health,
         auth,
         connect,
         integrations,

@@ -1,5 +1,5 @@
 """Web security plumbing: the session secret, CSRF tokens, security headers, a redacting
-access log.
+access log that gives each request an id.
 
 Sessions are signed cookies (Starlette's ``SessionMiddleware``, itsdangerous): HttpOnly,
 SameSite=Lax, and Secure whenever the public base URL is https. Every form carries a CSRF token
@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from meetbridge.observability import metrics
+from meetbridge.observability.logs import (
+    REQUEST_ID_HEADER,
+    bind_request_id,
+    new_request_id,
+    unbind_request_id,
+    valid_request_id,
+)
 
 if TYPE_CHECKING:
     from meetbridge.settings import Settings
@@ -128,9 +137,28 @@ def redact_path(path: str) -> str:
     return path
 
 
+# Probes and scrapes come every few seconds: logged at DEBUG so they do not drown the rest.
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id":
+            return valid_request_id(value.decode("latin-1"))
+    return None
+
+
 class AccessLog:
-    """One line per request: method, path with secrets redacted, status, duration. Query
-    strings are never logged (OAuth callbacks carry codes and state there)."""
+    """Gives every request an id and writes one line for it: method, path with secrets
+    redacted, status, duration. Query strings, headers and cookies are never logged (OAuth
+    callbacks carry codes and state in the query; sessions and API keys travel in headers).
+
+    The id is the caller's ``X-Request-ID`` when it is a safe token (1-128 characters of
+    ``A-Z a-z 0-9 . _ : + / = -``), else a fresh one. It is bound for the request's duration,
+    so every log line written while handling it (and by tasks it starts) carries it, and it is
+    returned in the ``X-Request-ID`` response header. Also counts the request in the HTTP
+    metrics (by route template, never the raw path).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -141,19 +169,41 @@ class AccessLog:
             return
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}
+        request_id = _incoming_request_id(scope) or new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        bound = bind_request_id(request_id)
 
         async def record(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, record)
+        except BaseException:
+            failed = True
+            raise
         finally:
-            access_log.info(
+            elapsed = time.perf_counter() - started
+            path = redact_path(scope["path"])
+            metrics.observe_http(scope, status["code"], elapsed)
+            access_log.log(
+                logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO,
                 "%s %s %s %.0fms",
                 scope["method"],
-                redact_path(scope["path"]),
+                path,
                 status["code"],
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
+                extra={
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status["code"],
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
             )
+            if not failed:
+                unbind_request_id(bound)
+            # else: the app's "unexpected error" handler and the server log the exception
+            # after this, further out, in this request's own task: they keep the id.
