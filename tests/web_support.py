@@ -176,3 +176,31 @@ def csrf_of(html: str) -> str:
 
 def soon(days: int = 1) -> datetime:
     return datetime.now(UTC) + timedelta(days=days)
+
+
+# Columns that change on every request made with them, accepted or refused: a key's last use.
+VOLATILE_COLUMNS = {("api_keys", "last_used_at")}
+
+
+def table_fingerprint(services: Services) -> str:
+    """A hash of the content of every table (rows in primary key order): equal before and
+    after a request that stored nothing (``VOLATILE_COLUMNS`` aside)."""
+    import hashlib
+
+    import meetbridge.models  # noqa: F401  (every table on the metadata)
+    from meetbridge import db
+
+    digest = hashlib.sha256()
+    with services.sessions() as session:
+        for table in db.Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if (table.name, c.name) not in VOLATILE_COLUMNS]
+            order = list(table.primary_key.columns) or columns
+            rows = session.execute(select(*columns).order_by(*order)).all()
+            digest.update(f"{table.name}:{len(rows)}:{rows!r}".encode())
+    return digest.hexdigest()
+
+
+def settle(stack: Stack) -> None:
+    """Wait for the server's background work (meetings made after an answer)."""
+    if stack.switch.loop is not None:
+        stack.on_server(stack.app.state.web.bookings.worker.wait_background())

@@ -51,6 +51,27 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
+def has_nul(*values: object) -> bool:
+    """Whether any of these strings has a NUL character: no database stores or compares them
+    (PostgreSQL refuses the whole query), so a request carrying one is refused before any
+    look-up."""
+    return any(isinstance(v, str) and "\x00" in v for v in values)
+
+
+async def clean_form(request: Request) -> Any:
+    """The submitted form after its CSRF check (``verified_form``), refused with a 400 page
+    when a field carries a NUL character (see :func:`has_nul`): nothing is looked up or
+    stored with one."""
+    from meetbridge.web.security import verified_form
+
+    form = await verified_form(request)
+    if any(has_nul(name, value) for name, value in form.multi_items()):
+        raise PageError(
+            400, "That request is not valid", "Text cannot contain NUL characters. Nothing changed."
+        )
+    return form
+
+
 def error_json(
     status: int, code: str, message: str, details: list[Any] | None = None, **headers: str
 ) -> JSONResponse:

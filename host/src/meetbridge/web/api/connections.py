@@ -11,12 +11,19 @@ from meetbridge.conferencing.integrations import view
 from meetbridge.models import Connection, User
 from meetbridge.plugins import UnknownProvider
 from meetbridge.web.api.auth import ApiCaller
-from meetbridge.web.api.schemas import ConnectionOut, ConnectLinkIn, ConnectLinkOut, ErrorResponse
+from meetbridge.web.api.schemas import (
+    ConnectionOut,
+    ConnectLinkIn,
+    ConnectLinkOut,
+    ErrorResponse,
+    RowId,
+)
 from meetbridge.web.connect_links import ConnectLinkError, issue_link
 from meetbridge.web.context import web
 from meetbridge.web.errors import ApiError
 
 ERRORS = {
+    400: {"model": ErrorResponse},
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
@@ -62,7 +69,9 @@ async def list_connections(
 
 
 @router.get("/connections/{connection_id}", response_model=ConnectionOut)
-async def get_connection(request: Request, connection_id: int, caller: ApiCaller) -> ConnectionOut:
+async def get_connection(
+    request: Request, connection_id: RowId, caller: ApiCaller
+) -> ConnectionOut:
     with web(request).services.sessions() as session:
         conn = session.get(Connection, connection_id)
         if conn is None or conn.organization_id != caller.organization_id:

@@ -7,7 +7,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
 from meetbridge.models import Assignment, Organization, VideoMode
 from meetbridge.scheduling.availability import AvailabilityError
@@ -17,6 +16,7 @@ from meetbridge.settings import validate_timezone
 from meetbridge.web.api.auth import ApiCaller, Caller
 from meetbridge.web.api.schemas import (
     ErrorResponse,
+    Instant,
     MeetingTypeIn,
     MeetingTypeOut,
     ProviderOut,
@@ -27,6 +27,7 @@ from meetbridge.web.context import web
 from meetbridge.web.errors import ApiError
 
 ERRORS = {
+    400: {"model": ErrorResponse},
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
@@ -95,8 +96,8 @@ async def slots(
     slug: str,
     caller: ApiCaller,
     timezone: Annotated[str, Query(description="IANA zone for local_start.")] = "UTC",
-    start: Annotated[AwareDatetime | None, Query(description="Default: now.")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Default: start + 7 days.")] = None,
+    start: Annotated[Instant | None, Query(description="Default: now.")] = None,
+    end: Annotated[Instant | None, Query(description="Default: start + 7 days.")] = None,
 ) -> SlotsOut:
     """Bookable slots (at most 62 days at a time)."""
     try:

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, Response
 
 from meetbridge.web import platform_webhooks
 from meetbridge.web.api.auth import ApiCaller
-from meetbridge.web.api.schemas import ErrorResponse, SubscriptionIn, SubscriptionOut
+from meetbridge.web.api.schemas import ErrorResponse, RowId, SubscriptionIn, SubscriptionOut
 from meetbridge.web.context import web
 from meetbridge.web.errors import ApiError
 
 ERRORS = {
+    400: {"model": ErrorResponse},
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
@@ -70,7 +71,7 @@ async def create_subscription(
 
 @router.delete("/webhook-subscriptions/{subscription_id}", status_code=204)
 async def delete_subscription(
-    request: Request, subscription_id: int, caller: ApiCaller
+    request: Request, subscription_id: RowId, caller: ApiCaller
 ) -> Response:
     try:
         with web(request).services.sessions() as session, session.begin():

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from meetbridge.accounts import AccountError, create_account, list_accounts, set_role
 from meetbridge.models import Organization, Role, User
 from meetbridge.web import platform_webhooks
+from meetbridge.web.api.schemas import RowId
 from meetbridge.web.api_keys import create_api_key, list_api_keys, revoke_api_key
 from meetbridge.web.context import flash, require_admin, web
-from meetbridge.web.errors import PageError
+from meetbridge.web.errors import PageError, clean_form
 from meetbridge.web.security import verified_form
 from meetbridge.web.templating import render
 
@@ -44,7 +45,7 @@ async def users(request: Request) -> Response:
 
 @router.post("/admin/users")
 async def create_user(request: Request) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_admin(request)
     try:
         with web(request).services.sessions() as session, session.begin():
@@ -68,7 +69,7 @@ async def create_user(request: Request) -> Response:
 
 @router.post("/admin/users/role")
 async def change_role(request: Request) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_admin(request)
     email = str(form.get("email", ""))
     try:
@@ -110,7 +111,7 @@ async def api_keys(request: Request) -> Response:
 
 @router.post("/admin/api-keys")
 async def new_api_key(request: Request) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_admin(request)
     try:
         with web(request).services.sessions() as session, session.begin():
@@ -123,7 +124,7 @@ async def new_api_key(request: Request) -> Response:
 
 
 @router.post("/admin/api-keys/{key_id}/revoke")
-async def revoke_key(request: Request, key_id: int) -> Response:
+async def revoke_key(request: Request, key_id: RowId) -> Response:
     await verified_form(request)
     viewer = require_admin(request)
     try:
@@ -163,7 +164,7 @@ async def webhooks(request: Request) -> Response:
 
 @router.post("/admin/webhooks")
 async def new_webhook(request: Request) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_admin(request)
     services = web(request).services
     assert services.vault is not None
@@ -185,7 +186,7 @@ async def new_webhook(request: Request) -> Response:
 
 
 @router.post("/admin/webhooks/{subscription_id}/delete")
-async def delete_webhook(request: Request, subscription_id: int) -> Response:
+async def delete_webhook(request: Request, subscription_id: RowId) -> Response:
     await verified_form(request)
     viewer = require_admin(request)
     try:

@@ -14,7 +14,7 @@ from meetbridge.models import Booking
 from meetbridge.providers import Capability
 from meetbridge.scheduling.queries import NotFound, booking_rows, is_host, visible_booking
 from meetbridge.web.context import Viewer, flash, load_user, require_user, web
-from meetbridge.web.errors import PageError
+from meetbridge.web.errors import PageError, clean_form, has_nul
 from meetbridge.web.security import verified_form
 from meetbridge.web.templating import render
 
@@ -44,6 +44,8 @@ async def bookings(request: Request, scope: str = "mine", past: str = "") -> Res
 
 
 def _booking_id(request: Request, viewer: Viewer, uid: str) -> int:
+    if has_nul(uid):
+        raise PageError(404, "No such booking", "It does not exist or is not yours.")
     user = load_user(request, viewer)
     with web(request).services.sessions() as session:
         found = session.scalar(select(Booking.id).where(Booking.uid == uid))
@@ -101,7 +103,7 @@ async def join_as_host(request: Request, uid: str) -> Response:
 
 @router.post("/bookings/{uid}/cancel")
 async def cancel_as_host(request: Request, uid: str) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_user(request)
     booking_id = _booking_id(request, viewer, uid)
     await web(request).bookings.cancel(

@@ -16,6 +16,7 @@ from meetbridge.conferencing.integrations import (
     provider_cards,
     view,
 )
+from meetbridge.web.api.schemas import RowId
 from meetbridge.web.context import flash, load_user, require_user, web
 from meetbridge.web.errors import PageError
 from meetbridge.web.security import verified_form
@@ -47,7 +48,7 @@ async def integrations(request: Request) -> Response:
     )
 
 
-def _connection(request: Request, connection_id: int) -> ConnectionView:
+def _connection(request: Request, connection_id: RowId) -> ConnectionView:
     viewer = require_user(request)
     user = load_user(request, viewer)
     with web(request).services.sessions() as session:
@@ -58,13 +59,13 @@ def _connection(request: Request, connection_id: int) -> ConnectionView:
 
 
 @router.get("/profile/integrations/{connection_id}/disconnect")
-async def confirm_disconnect(request: Request, connection_id: int) -> Response:
+async def confirm_disconnect(request: Request, connection_id: RowId) -> Response:
     conn = _connection(request, connection_id)
     return render(request, "disconnect.html", title="Disconnect", connection=conn)
 
 
 @router.post("/profile/integrations/{connection_id}/disconnect")
-async def disconnect(request: Request, connection_id: int) -> Response:
+async def disconnect(request: Request, connection_id: RowId) -> Response:
     await verified_form(request)
     viewer = require_user(request)
     conn = _connection(request, connection_id)

@@ -18,9 +18,9 @@ from meetbridge.scheduling.queries import (
     meeting_type_rows,
     spec_of,
 )
+from meetbridge.web.api.schemas import RowId
 from meetbridge.web.context import Viewer, flash, load_user, require_user, web
-from meetbridge.web.errors import PageError
-from meetbridge.web.security import verified_form
+from meetbridge.web.errors import PageError, clean_form
 from meetbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -118,7 +118,7 @@ async def new_type(request: Request) -> Response:
 
 
 async def _save(request: Request, meeting_type_id: int | None) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_user(request)
     services = web(request).services
     action = f"/meeting-types/{meeting_type_id}" if meeting_type_id else "/meeting-types/new"
@@ -169,7 +169,7 @@ async def create_type(request: Request) -> Response:
 
 
 @router.get("/meeting-types/{meeting_type_id}")
-async def edit_type(request: Request, meeting_type_id: int) -> Response:
+async def edit_type(request: Request, meeting_type_id: RowId) -> Response:
     viewer = require_user(request)
     user = load_user(request, viewer)
     with web(request).services.sessions() as session:
@@ -185,5 +185,5 @@ async def edit_type(request: Request, meeting_type_id: int) -> Response:
 
 
 @router.post("/meeting-types/{meeting_type_id}")
-async def update_type(request: Request, meeting_type_id: int) -> Response:
+async def update_type(request: Request, meeting_type_id: RowId) -> Response:
     return await _save(request, meeting_type_id)

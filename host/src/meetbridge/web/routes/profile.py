@@ -16,8 +16,8 @@ from meetbridge.scheduling.availability import (
 )
 from meetbridge.scheduling.queries import availability_spec
 from meetbridge.web.context import flash, require_user, sign_in, web
+from meetbridge.web.errors import clean_form
 from meetbridge.web.routes.public import timezone_choices
-from meetbridge.web.security import verified_form
 from meetbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -60,7 +60,7 @@ async def profile(request: Request) -> Response:
 
 @router.post("/profile")
 async def save_profile(request: Request) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_user(request)
     try:
         windows = parse_windows(str(form.get("availability", "")))
@@ -78,7 +78,7 @@ async def save_profile(request: Request) -> Response:
 
 @router.post("/profile/password")
 async def change_password(request: Request) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_user(request)
     try:
         with web(request).services.sessions() as session, session.begin():
@@ -97,7 +97,7 @@ async def change_password(request: Request) -> Response:
 @router.post("/profile/feed")
 async def calendar_feed(request: Request) -> Response:
     """Make a new calendar feed link (the old one stops working), or turn the feed off."""
-    form = await verified_form(request)
+    form = await clean_form(request)
     viewer = require_user(request)
     feeds = _feeds()
     if feeds is None:

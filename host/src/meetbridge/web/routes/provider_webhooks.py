@@ -9,6 +9,7 @@ a background task: handling is idempotent, so a provider retrying is harmless.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
@@ -31,6 +32,15 @@ async def _apply(ctx: WebContext, provider: str, events: tuple[WebhookEvent, ...
         log.exception("%s webhook: applying events failed", provider)
 
 
+def _refusal(status: int, body: object) -> Response:
+    """A plugin's or the host's refusal (``{"error": "bad signature"}``...) in the one error
+    shape every answer under ``/webhooks/`` has."""
+    said = body.get("error") if isinstance(body, Mapping) else None
+    message = str(said) if said else "The request was not accepted."
+    code = "replayed_delivery" if status == 409 else "rejected"
+    return error_json(status, code, message)
+
+
 @router.post("/webhooks/{provider}")
 async def provider_webhook(
     request: Request, provider: str, background: BackgroundTasks
@@ -50,6 +60,8 @@ async def provider_webhook(
         return error_json(404, "no_webhooks", f"{provider} sends no webhooks here.")
     except ProviderError as exc:
         return error_json(400, "rejected", exc.message)
+    if result.status_code >= 400:
+        return _refusal(result.status_code, result.body)
     if result.events and 200 <= result.status_code < 300:
         background.add_task(_apply, ctx, provider, result.events)
     if result.body is None or result.status_code == 204:

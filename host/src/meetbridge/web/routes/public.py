@@ -32,8 +32,7 @@ from meetbridge.scheduling.queries import (
 from meetbridge.scheduling.slots import Slot
 from meetbridge.settings import validate_timezone
 from meetbridge.web.context import flash, web
-from meetbridge.web.errors import PageError
-from meetbridge.web.security import verified_form
+from meetbridge.web.errors import PageError, clean_form, has_nul
 from meetbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,10 +47,16 @@ def timezone_choices() -> list[str]:
 
 
 def check_zone(name: str) -> str:
+    if has_nul(name):
+        raise PageError(400, "Unknown timezone", "Pick a timezone from the list.")
     try:
         return validate_timezone(name)
     except ValueError as exc:
         raise PageError(400, "Unknown timezone", str(exc)) from None
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def parse_start(value: str) -> datetime:
@@ -66,7 +71,13 @@ def parse_start(value: str) -> datetime:
         raise PageError(
             400, "That time is not valid", "The time must say its UTC offset; pick a slot."
         )
-    return moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 once in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise PageError(400, "That time is not valid", "Pick a slot from the booking page.")
+    return utc
 
 
 def stamp(moment: datetime) -> str:
@@ -77,14 +88,16 @@ def _week(zone: str, first: str) -> tuple[date, datetime, datetime]:
     today = datetime.now(ZoneInfo(zone)).date()
     try:
         day = max(date.fromisoformat(first), today) if first else today
-    except ValueError:
+        if day.year >= LATEST.year:
+            raise OverflowError
+        start = datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).astimezone(UTC)
+        end = datetime.combine(
+            day + timedelta(days=DAYS_SHOWN), datetime.min.time(), ZoneInfo(zone)
+        ).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise PageError(
-            400, "That date is not valid", f"{first!r} is not a date (YYYY-MM-DD)."
+            400, "That date is not valid", f"{first!r} is not a date (YYYY-MM-DD) we can show."
         ) from None
-    start = datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).astimezone(UTC)
-    end = datetime.combine(
-        day + timedelta(days=DAYS_SHOWN), datetime.min.time(), ZoneInfo(zone)
-    ).astimezone(UTC)
     return day, start, end
 
 
@@ -96,6 +109,8 @@ def _by_day(slots: list[Slot], zone: str) -> list[tuple[date, list[Slot]]]:
 
 
 def _meeting_type(request: Request, slug: str) -> dict[str, Any]:
+    if has_nul(slug):
+        raise PageError(404, "No such booking page", "Check the link you were given.")
     with web(request).services.sessions() as session:
         try:
             mt = public_meeting_type(session, slug)
@@ -190,7 +205,7 @@ async def booking_details(
 
 @router.post("/book/{slug}")
 async def book(request: Request, slug: str) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     mt = _meeting_type(request, slug)
     zone = check_zone(str(form.get("tz", "")) or mt["org_timezone"])
     start = parse_start(str(form.get("start", "")))
@@ -226,6 +241,8 @@ async def book(request: Request, slug: str) -> Response:
 
 def _booking_id(request: Request, uid: str, token: str) -> int:
     try:
+        if has_nul(uid, token):
+            raise BookingError("NUL")
         return web(request).bookings.booking_for_token(uid, token)
     except BookingError:
         raise PageError(
@@ -330,7 +347,7 @@ async def reschedule_page(request: Request, uid: str, token: str = "", start: st
 
 @router.post("/manage/{uid}/reschedule")
 async def reschedule(request: Request, uid: str) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     token = str(form.get("token", ""))
     booking_id = _booking_id(request, uid, token)
     start = parse_start(str(form.get("start", "")))
@@ -348,7 +365,7 @@ async def reschedule(request: Request, uid: str) -> Response:
 
 @router.post("/manage/{uid}/cancel")
 async def cancel(request: Request, uid: str) -> Response:
-    form = await verified_form(request)
+    form = await clean_form(request)
     token = str(form.get("token", ""))
     booking_id = _booking_id(request, uid, token)
     ctx = web(request)
