@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from meetbridge.cli.common import build_services, echo_json, fail
+from meetbridge.cli.common import build_services, echo_json, fail, run_async
 
 
 @click.group()
@@ -153,3 +153,73 @@ def set_password_(email: str, password: str | None, prompt: bool) -> None:
     finally:
         services.close()
     click.echo(f"Password of {email} changed.")
+
+
+@users.command("forget")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@click.option(
+    "--actor",
+    default="cli",
+    show_default=True,
+    help="Who asked (recorded in the audit trail, e.g. your email).",
+)
+def forget(email: str, yes: bool, as_json: bool, actor: str) -> None:
+    """Forget EMAIL: revoke their provider grants, remove or pseudonymise their data.
+
+    Works for a member (account, connections and tokens: each grant is revoked at the
+    provider, best effort) and for a client (their name and email on bookings and messages).
+    Bookings and meetings stay, without saying who booked. The audit trail keeps one record
+    that a deletion happened, naming the person only by a keyed hash. Running it again
+    reports that there is nothing left to do.
+    """
+    from meetbridge.privacy import forget_person
+
+    if not yes:
+        click.confirm(
+            f"Forget {email}? Their provider connections are revoked and their personal data"
+            " removed. This cannot be undone.",
+            abort=True,
+        )
+    services = build_services()
+
+    async def run() -> object:
+        try:
+            return await forget_person(services, email, actor=actor)
+        finally:
+            await services.aclose()
+
+    try:
+        report = run_async(run())
+    finally:
+        services.close()
+    if report.nothing_to_do and not report.already_forgotten:
+        fail(
+            f"no user, booking or message has the email {email.strip().lower()}; nothing was"
+            " changed. Check the address (`meetbridge users list`, `meetbridge bookings list`)."
+        )
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    if report.nothing_to_do:
+        click.echo(f"{email} was already forgotten ({report.pseudonym}); nothing to do.")
+        return
+    click.echo(f"Forgot {email}; the audit trail knows them as {report.pseudonym}.")
+    if report.user_found:
+        click.echo("  account: deactivated, email replaced by the pseudonym, password removed")
+    click.echo(
+        f"  connections: {report.connections_revoked} (tokens deleted;"
+        f" {report.revoked_at_provider} revoked at the provider)"
+    )
+    click.echo(f"  attendee records: {report.attendee_records}")
+    click.echo(f"  messages to or about them: {report.messages_scrubbed}")
+    click.echo(f"  audit events naming them: {report.audit_events_scrubbed}")
+    if report.revocation_unconfirmed:
+        click.secho(
+            "  Warning: "
+            + ", ".join(report.revocation_unconfirmed)
+            + " did not confirm the revocation. The tokens are deleted here; revoke"
+            " meetbridge's access in that provider's settings to be sure.",
+            fg="yellow",
+        )
