@@ -141,3 +141,40 @@ async def test_a_grant_revoked_just_after_teams_made_the_meeting_records_it(
     first = scenario.meetings(booked.booking_id)[0]
     assert first.status == MeetingStatus.LEFT_AT_PROVIDER
     assert scenario.broken_invariants() == []
+
+
+GOOGLE_EVENT = "/calendar/v3/calendars/primary/events/"  # requests about one event
+
+
+@pytest.mark.parametrize("fault", ["reset_after_acting", "reset_before", "timeout_after_acting"])
+async def test_a_dropped_meet_poll_after_google_made_the_event_makes_no_second_one(
+    scenario: Scenario, fault: str
+) -> None:
+    """Google answers the insert with the conference still pending; the connection drops on
+    the poll that follows. The event exists: the retry picks it up, nothing is made twice."""
+    slug = scenario.meeting_type("google_meet", "gail@chaos.test")
+    scenario.stage.sandboxes.google.conference_pending_reads = 2
+    scenario.stage.sandboxes.arm("google_meet", GOOGLE_EVENT, fault, "GET")
+    booked = await scenario.book(slug, scenario.slot(slug, 3))
+    assert booked.conferencing == "pending" and len(scenario.live("google_meet")) == 1
+    await scenario.drain()
+    [event] = scenario.live("google_meet")
+    assert scenario.bookings.result(booked.booking_id).join_url
+    assert [m.external_id for m in scenario.meetings(booked.booking_id)] == [event.external_id]
+    assert scenario.broken_invariants() == []
+
+
+async def test_a_grant_revoked_while_google_makes_the_meet_records_the_event_as_left(
+    scenario: Scenario,
+) -> None:
+    """The event is made, then the grant dies during the conference polling: meetbridge can
+    no longer look for it, so it says so (not "failed", which would hide it at Google)."""
+    slug = scenario.meeting_type("google_meet", "gail@chaos.test")
+    scenario.stage.sandboxes.google.conference_pending_reads = 2
+    scenario.stage.sandboxes.arm("google_meet", GOOGLE_EVENT, "revoke_grant", "GET")
+    booked = await scenario.book(slug, scenario.slot(slug, 3))
+    await scenario.drain()
+    assert len(scenario.live("google_meet")) == 1
+    first = scenario.meetings(booked.booking_id)[0]
+    assert first.status == MeetingStatus.LEFT_AT_PROVIDER
+    assert scenario.broken_invariants() == []

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import Any
 
+import httpx
+
 from meetbridge.providers import (
     Credentials,
     DeleteOutcome,
@@ -64,22 +66,27 @@ async def create_meeting(
         event_id = event_id_for(request.idempotency_key, options.event_id_namespace, generation)
         body = insert_body(request, options, event_id=event_id, tag=tag)
         response = await client.insert_event(PRIMARY_CALENDAR, body, accept=(409,))
-        if response.status_code != 409:
-            event = response.json()
-        else:
-            existing = await _existing_event(client, event_id, tag)
-            if existing is None:
-                continue  # deleted in Google Calendar, or not ours: try the next id
-            event = existing
+        # From here on the event exists at Google: made just now, or (409) by an earlier
+        # attempt. Whatever fails next (reading it, bringing it up to date, polling its
+        # conference, even a grant revoked meanwhile) the host must be told the meeting may
+        # exist, so that it looks for it (the retry gets the 409 and picks it up) instead of
+        # taking the create for "nothing made" and making another one, here or elsewhere.
         try:
+            if response.status_code != 409:
+                event = _event_of(response)
+            else:
+                existing = await _existing_event(client, event_id, tag)
+                if existing is None:
+                    continue  # deleted in Google Calendar, or not ours: try the next id
+                event = existing
             return await _finish(
                 client, event, request, options, credentials, picked_up=response.status_code == 409
             )
+        except ConferenceFailed as exc:
+            exc.ambiguous = not exc.event_removed
+            raise
         except ProviderError as exc:
-            if exc.retryable:
-                # The event exists at Google now: whatever failed, the retry must (and will,
-                # through the 409) pick it up rather than start from nothing.
-                exc.ambiguous = True
+            exc.ambiguous = True
             raise
     raise ProviderError(
         f"Google Calendar already holds {MAX_GENERATIONS} deleted or foreign events with the ids"
@@ -88,6 +95,32 @@ async def create_meeting(
         provider=NAME,
         provider_code="event_ids_exhausted",
     )
+
+
+class ConferenceFailed(ProviderError):
+    """Google made the event but not its Meet; ``event_removed`` says whether the event was
+    deleted again (then nothing is left at Google and the failure is not ambiguous)."""
+
+    def __init__(self, message: str, *, event_removed: bool, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.event_removed = event_removed
+
+
+def _event_of(response: httpx.Response) -> dict[str, Any]:
+    """The event in a 2xx answer; an unreadable body (a proxy's page, a cut answer) is a
+    retryable failure like a lost answer."""
+    try:
+        event = response.json()
+    except ValueError:
+        event = None
+    if not isinstance(event, dict) or "id" not in event:
+        raise ProviderUnavailable(
+            "Google Calendar answered with something that is not an event; meetbridge retries"
+            " automatically (and picks up the event if Google made it).",
+            provider=NAME,
+            provider_code="unreadable_answer",
+        )
+    return event
 
 
 async def _finish(
@@ -117,7 +150,7 @@ async def _existing_event(client: CalendarClient, event_id: str, tag: str) -> di
     response = await client.get_event(PRIMARY_CALENDAR, event_id, accept=GONE)
     if response.status_code in GONE:
         return None
-    event: dict[str, Any] = response.json()
+    event = _event_of(response)
     if is_cancelled(event) or not is_ours(event, tag):
         return None
     return event
@@ -167,9 +200,8 @@ async def _with_ready_conference(
         status = conference_status(event)
     if status == "success" and join_url(event):
         return event
-    if delete_on_failure:
-        await _delete_quietly(client, event_id)
-    raise ProviderError(
+    removed = await _delete_quietly(client, event_id) if delete_on_failure else False
+    raise ConferenceFailed(
         "Google made the calendar event but could not create a Google Meet conference for it"
         f" (conference status: {status}). Google Meet may be turned off for this account (a"
         " Google Workspace administrator can do that), or its calendar does not allow Meet"
@@ -177,15 +209,19 @@ async def _with_ready_conference(
         " Calendar, or choose another location.",
         provider=NAME,
         provider_code=f"conference_{status}",
+        event_removed=removed,
     )
 
 
-async def _delete_quietly(client: CalendarClient, event_id: str) -> None:
-    """Remove an event left without a link; a failure here must not hide the real error."""
+async def _delete_quietly(client: CalendarClient, event_id: str) -> bool:
+    """Remove an event left without a link; a failure here must not hide the real error.
+    Whether the event is gone now."""
     try:
         await client.delete_event(PRIMARY_CALENDAR, event_id, accept=GONE)
     except ProviderError as exc:
         log.warning("could not remove Google Calendar event without a Meet link: %s", exc)
+        return False
+    return True
 
 
 def _check_owner(meeting: MeetingRef, credentials: Credentials) -> None:
