@@ -1,7 +1,7 @@
 """The fault campaign: run it, and print the invariant table.
 
     uv run python -m tests.chaos.campaign [--bookings N] [--seed S] [--database-url URL]
-        [--workers N --kills K] [--json]
+        [--workers N --kills K] [--scan-secrets] [--json]
 
 Real plugins talk over real HTTP to the three provider sandboxes (uvicorn threads on
 127.0.0.1). Hosts connect Zoom, Google Meet and Teams through the real OAuth flow; clients
@@ -9,7 +9,10 @@ book, reschedule and cancel while faults are injected through the sandboxes' swi
 are revoked and Zoom uninstalls the app mid-run. The worker then drains (the campaign moves its
 clock to the next due job instead of sleeping), and the invariants are checked against what
 the providers really hold. With ``--workers N`` the conferencing work runs in N worker
-processes instead, and ``--kills K`` SIGKILLs them K times at random moments.
+processes instead, and ``--kills K`` SIGKILLs them K times at random moments. With
+``--scan-secrets`` every token, code, start link and secret the sandboxes issued is looked for
+in the database, the logs, the outbox, error messages and the client's pages afterwards
+(tests/chaos/secrets.py).
 
 Exit status: 0 when every invariant holds, 1 otherwise. See docs/reliability.md.
 """
@@ -28,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -41,7 +45,7 @@ from meetbridge.jobs.worker import Worker
 from meetbridge.models import Job, JobStatus
 from meetbridge.scheduling.bookings import BookingService
 from meetbridge.services import Services
-from tests.chaos import invariants
+from tests.chaos import invariants, secrets
 from tests.chaos.faults import FaultPlan, default_events
 from tests.chaos.operations import People
 from tests.chaos.stage import Stage, open_stage
@@ -72,6 +76,9 @@ class CampaignConfig:
     http_timeout: float = 1.0
     drain_seconds: float = 240.0  # wall-clock bound on draining
     workdir: Path | None = None
+    # Look for every secret the sandboxes issued in the database, logs, outbox, pages and
+    # error messages after the run (see tests/chaos/secrets.py).
+    scan_secrets: bool = False
 
 
 @dataclass
@@ -83,6 +90,7 @@ class CampaignReport:
     kills: int = 0
     recovery_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    secrets_scan: secrets.SecretScan | None = None  # what the secrets scan looked at
 
     @property
     def ok(self) -> bool:
@@ -97,8 +105,11 @@ class CampaignReport:
         rows += [("faults injected (fired)", str(sum(self.faults.values())), "")]
         rows += [(f"  {k}", str(v), "") for k, v in sorted(self.faults.items())]
         rows += [("invariants", "", "")]
-        rows += [(c.name, str(c.value), "ok" if c.ok else "FAILED") for c in self.checks]
-        width = max(len(r[0]) for r in rows) + 2
+        for c in self.checks:
+            rows.append((c.name, str(c.value), "ok" if c.ok else "FAILED"))
+            if c.name == secrets.CHECK_NAME and self.secrets_scan is not None:
+                rows.append((f"  ({self.secrets_scan.scanned()})", "", ""))
+        width = max(len(r[0]) for r in rows if r[1]) + 2
         lines = [f"{name:<{width}}{value:>8}  {verdict}".rstrip() for name, value, verdict in rows]
         lines.append(f"{'wall-clock seconds':<{width}}{self.seconds:>8.1f}")
         for check in self.failures():
@@ -118,6 +129,10 @@ class CampaignReport:
                 | ({} if c.ok else {"detail": c.detail[:20]})
                 for c in self.checks
             ],
+            "secrets_scan": asdict(self.secrets_scan)
+            | {"findings": len(self.secrets_scan.findings)}
+            if self.secrets_scan
+            else None,
             "kills": self.kills,
             "recovery_seconds": self.recovery_seconds,
             "seconds": round(self.seconds, 1),
@@ -130,9 +145,21 @@ async def run_campaign(config: CampaignConfig) -> CampaignReport:
     if config.workdir is not None:  # one fresh directory per run: logs, clock, SQLite file
         config.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="meetbridge-chaos-", dir=config.workdir))
-    with _database(config, workdir) as url:
+    capture = secrets.LogCapture()
+    scan: secrets.SecretScan | None = None
+    with (
+        capture.attached() if config.scan_secrets else nullcontext(),
+        _database(config, workdir) as url,
+    ):
         async with open_stage(url, workdir, http_timeout=config.http_timeout) as stage:
             await _run(config, report, stage)
+            if config.scan_secrets:
+                scan = await secrets.scan_stage(stage, stage.ledger)
+                ledger = stage.ledger
+    if scan is not None:  # the logs last: they include the stage's own shutdown
+        secrets.scan_logs(capture, ledger, scan)
+        report.checks.append(scan.check())
+        report.secrets_scan = scan
     report.seconds = time.monotonic() - started
     if config.workdir is None and report.ok:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -217,6 +244,7 @@ async def _run(config: CampaignConfig, report: CampaignReport, stage: Stage) -> 
     sandboxes.clear_faults()  # what was armed and never fired does not count
 
     report.counts.update(people.counts)
+    stage.manage_tokens.update(people.manage_tokens)
     report.faults.update(kind for _, kind in sandboxes.fired())
     report.checks = invariants.check_all(services, sandboxes, clock(), broken=people.broken)
     report.checks.append(invariants.no_double_booking(services))
@@ -326,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=CampaignConfig.parallel)
     parser.add_argument("--workdir", type=Path, help="keep logs and the SQLite file here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--scan-secrets",
+        action="store_true",
+        help="look for the sandboxes' tokens and secrets everywhere meetbridge writes",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the host's warnings")
     args = parser.parse_args(argv)
     # Broken connections and retried calls are the point of the run: keep them out of the
@@ -344,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         parallel=args.parallel,
         workdir=args.workdir,
         drain_seconds=max(240.0, args.bookings * 0.5),
+        scan_secrets=args.scan_secrets,
     )
     report = asyncio.run(run_campaign(config))
     print(json.dumps(report.as_json(), indent=2) if args.json else report.table())

@@ -41,6 +41,7 @@ class People:
     pending: list[int] = field(default_factory=list)  # booked while their meeting was pending
     errors: list[str] = field(default_factory=list)
     broken: set[int] = field(default_factory=set)  # connections seen broken before a reconnect
+    manage_tokens: dict[str, str] = field(default_factory=dict)  # booking uid -> token
 
     @property
     def clock(self) -> Any:
@@ -68,6 +69,8 @@ class People:
             self.counts[f"refused: {type(exc).__name__}"] += 1
             return
         self.counts["bookings made"] += 1
+        if result.manage_token:  # the client's link (the secrets scan opens their pages)
+            self.manage_tokens[result.uid] = result.manage_token
         self.live.append(result.booking_id)
         if result.conferencing == "pending":
             self.pending.append(result.booking_id)

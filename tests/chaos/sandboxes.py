@@ -29,6 +29,7 @@ from meetbridge_google_meet.events import KEY_PROPERTY, key_tag
 from meetbridge_google_meet.info import CALENDAR_EVENTS_SCOPE
 from meetbridge_teams import sandbox as teams
 from meetbridge_zoom import sandbox as zoom
+from tests.chaos.secrets import harness
 
 ZOOM_ACCOUNT = "SbxAcct1Q2uLZwqf0wM0bA"  # the seeded Pro account
 ZOOM_ADMIN = "ada.admin@example.com"  # its admin, who connects the organisation's Zoom
@@ -131,6 +132,10 @@ class Sandboxes:
     # -- consent -------------------------------------------------------------------------------
     async def consent(self, provider: str, url: str, login: str) -> dict[str, str]:
         """Approve the consent page at ``url`` as ``login``; the redirect's query (code, state)."""
+        with harness():  # the person's browser, not meetbridge: it sees the code
+            return await self._consent(provider, url, login)
+
+    async def _consent(self, provider: str, url: str, login: str) -> dict[str, str]:
         async with httpx.AsyncClient(timeout=10.0) as http:
             page = (await http.get(url)).text
             action = html.unescape(

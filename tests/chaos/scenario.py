@@ -73,7 +73,7 @@ class Scenario:
         return self.bookings.slots(slug, start, start + timedelta(days=1))[nth].start
 
     async def book(self, slug: str, start: datetime, **kw: Any) -> BookingResult:
-        return await self.bookings.book(
+        result = await self.bookings.book(
             BookingRequest(
                 meeting_type=slug,
                 start=start,
@@ -82,6 +82,9 @@ class Scenario:
                 timezone="Europe/Paris",
             )
         )
+        if result.manage_token:
+            self.stage.manage_tokens[result.uid] = result.manage_token
+        return result
 
     def fail_next_create(self, provider: str, kind: str) -> None:
         path, method = CREATE_PATHS[provider]

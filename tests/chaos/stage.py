@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from meetbridge_zoom import limits as zoom_limits
 from tests.chaos import org
 from tests.chaos.clock import OffsetClock
 from tests.chaos.sandboxes import Sandboxes
+from tests.chaos.secrets import SecretLedger
 
 
 @dataclass
@@ -35,6 +36,10 @@ class Stage:
     connection_ids: dict[str, int]  # email (the admin's: the organisation's Zoom) -> id
     slugs: list[str]
     workdir: Path
+    ledger: SecretLedger  # every secret the sandboxes issued (for the secrets scan)
+    # Booking uid -> the client's manage token, as booking returned it (the secrets scan
+    # opens the client's pages with it).
+    manage_tokens: dict[str, str] = field(default_factory=dict)
 
     def process_config(self) -> Path:
         """A file from which another process builds the same services (database, key,
@@ -74,6 +79,7 @@ async def open_stage(
     clock = OffsetClock(workdir / "clock")
     zoom_limits.reset()  # the plugin's rate limiters and daily blocks are process-wide
     sandboxes = Sandboxes(clock, hang_seconds=http_timeout + 0.4)
+    ledger = SecretLedger(sandboxes)  # before anyone connects: every token is recorded
     with sandboxes.serving():
         settings = Settings(
             data_dir=workdir / "data",
@@ -90,7 +96,9 @@ async def open_stage(
             with services.sessions() as session:
                 users = {email: uid for email, uid in session.execute(select(User.email, User.id))}
             made = await org.connect_everyone(connections, sandboxes, users)
-            yield Stage(services, sandboxes, clock, connections, users, made, slugs, workdir)
+            yield Stage(
+                services, sandboxes, clock, connections, users, made, slugs, workdir, ledger
+            )
         finally:
             await services.aclose()
             services.close()

@@ -34,6 +34,7 @@ async def test_the_fault_campaign_holds_every_invariant(
             fresh_database=False,
             workdir=tmp_path,
             drain_seconds=90,
+            scan_secrets=True,
         )
     )
     print(report.table())  # the invariant table, in the CI log (pytest -s, or on failure)
@@ -49,3 +50,8 @@ async def test_the_fault_campaign_holds_every_invariant(
     assert report.counts["zoom deauthorization webhooks"] == 1
     assert report.counts["webhook replays refused"] == 1
     assert report.counts["grants revoked at zoom"] >= 1
+    # The secrets scan ran over everything (its line in the table: 0 found, and how much
+    # was scanned); a scan that looked at nothing would prove nothing.
+    scan = report.secrets_scan
+    assert scan is not None and not scan.findings
+    assert min(scan.rows, scan.log_records, scan.messages, scan.pages, scan.secrets) > 0
