@@ -257,6 +257,9 @@ async def test_an_unexpected_error_is_logged_with_the_requests_id(
             "/readyz", headers={"X-Request-ID": "err-req-9", "Authorization": f"Bearer {API_KEY}"}
         )
     assert answer.status_code == 500
+    # The answer names the id the log lines carry, for a person to quote.
+    assert answer.headers["X-Request-ID"] == "err-req-9"
+    assert "Reference: err-req-9" in answer.text
     [access] = captured.access_lines(1)
     assert access["status"] == 500 and access["request_id"] == "err-req-9"
     [error] = [d for d in captured.lines if d["message"].startswith("unexpected error on")]

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from meetbridge.observability.logs import request_id_var
 from meetbridge.web.security import CsrfFailed
 
 log = logging.getLogger("meetbridge.web")
@@ -172,7 +173,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # Starlette answers this outside the middleware that sets X-Request-ID, so the answer
+        # carries it here: the reference a person quotes is the one in the log line.
+        request_id = request_id_var.get()
         message = "Something went wrong on our side; it was logged. Try again in a moment."
+        if request_id:
+            message += f" Reference: {request_id}."
         if _wants_json(request):
-            return error_json(500, "internal_error", message)
-        return _page(request, 500, "Something went wrong", message)
+            answer = error_json(500, "internal_error", message)
+        else:
+            answer = _page(request, 500, "Something went wrong", message)
+        if request_id:
+            answer.headers["X-Request-ID"] = request_id
+        return answer
