@@ -96,6 +96,12 @@ class WebSettings(BaseModel):
     # needs ``Authorization: Bearer <metrics_token>`` (empty: nobody else). Off: 404 for all.
     metrics_enabled: bool = True
     metrics_token: SecretStr = SecretStr("")
+    # Sign-in throttling (per process): this many failed passwords for one email, or
+    # ``login_max_failures_per_ip`` from one address, within the window, and further attempts
+    # are refused (429) until the oldest failure leaves it. 0 switches it off.
+    login_max_failures: int = Field(10, ge=0)
+    login_max_failures_per_ip: int = Field(50, ge=1)
+    login_window_minutes: int = Field(15, ge=1)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -31,6 +31,7 @@ from meetbridge.web import platform_events
 from meetbridge.web.api import build_router
 from meetbridge.web.context import WebContext
 from meetbridge.web.errors import install_error_handlers
+from meetbridge.web.login_throttle import LoginThrottle
 from meetbridge.web.routes import (
     admin,
     auth,
@@ -72,6 +73,11 @@ def create_app(
         connections=ConnectionService(services),
         bookings=BookingService(services, inline_budget=settings.web.inline_budget_seconds),
         sandboxes=list(sandboxes or []),
+        login_throttle=LoginThrottle(
+            max_failures=settings.web.login_max_failures,
+            max_failures_per_ip=settings.web.login_max_failures_per_ip,
+            window_seconds=settings.web.login_window_minutes * 60,
+        ),
     )
     platform_events.install_event_capture(services.sessions)
 

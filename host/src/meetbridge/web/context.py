@@ -16,6 +16,7 @@ from fastapi import Request
 from meetbridge.accounts import session_fingerprint
 from meetbridge.models import User
 from meetbridge.web.errors import Forbidden, LoginRequired
+from meetbridge.web.login_throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from meetbridge.conferencing.connections import ConnectionService
@@ -30,6 +31,11 @@ class WebContext:
     connections: ConnectionService
     bookings: BookingService
     sandboxes: list[SandboxMount] = field(default_factory=list)
+    login_throttle: LoginThrottle = field(
+        default_factory=lambda: LoginThrottle(
+            max_failures=10, max_failures_per_ip=50, window_seconds=15 * 60
+        )
+    )
 
     @property
     def base_url(self) -> str:

@@ -39,12 +39,32 @@ async def login(request: Request) -> Response:
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
+    throttle = web(request).login_throttle
+    ip = request.client.host if request.client else None
+    refused = throttle.check(email, ip)
+    if refused is not None:  # refused before the password is even looked at
+        page = render(
+            request,
+            "login.html",
+            status=429,
+            title="Sign in",
+            error=f"Too many failed sign-ins. Try again in {refused.minutes} minute"
+            + ("s." if refused.minutes != 1 else "."),
+            next=target,
+            email=email,
+        )
+        page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     user = None
     if not has_nul(email, password):  # no account has one; the database cannot compare it
         with web(request).services.sessions() as session, session.begin():
             user = authenticate(session, email, password)
             if user is not None:
                 sign_in(request, user)
+    if user is None:
+        throttle.failed(email, ip)
+    else:
+        throttle.succeeded(email)
     if user is None:
         return render(
             request,
