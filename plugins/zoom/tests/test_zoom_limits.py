@@ -205,3 +205,20 @@ async def test_rooms_need_the_admin_scope(zoom):
     with pytest.raises(InsufficientScope) as failure:
         await zoom.call("list_rooms", credentials=member)
     assert "zoom_rooms:read:list_rooms:admin" in failure.value.message
+
+
+async def test_the_limiter_paces_calls_evenly_after_a_small_burst():
+    # 8 per 0.2 s: a burst of 2 (a quarter), then one every 25 ms, never 8 at once.
+    limiter = limits.SlidingWindowLimiter(8, window=0.2)
+    started = time.monotonic()
+    stamps: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        stamps.append(time.monotonic() - started)
+
+    await asyncio.gather(*(one() for _ in range(6)))
+    assert stamps[1] < 0.01  # the burst
+    # Then one turn every 25 ms after it, never early (a late turn may be made up).
+    for k, stamp in enumerate(stamps[2:], start=1):
+        assert stamp >= k * 0.025 - 0.002, stamps

@@ -36,12 +36,25 @@ PLAN_RATE_LIMITS: dict[str, dict[str, float]] = {
 DEFAULT_PLAN = "pro"
 # Requests reach Zoom a little later than they leave us, unevenly; a window slightly longer
 # than Zoom's second keeps that jitter from pushing two windows' worth into one of Zoom's.
-WINDOW_SECONDS = 1.05
+# Sustained, the limiter starts ``limit`` calls per WINDOW_SECONDS, evenly spaced (see
+# SlidingWindowLimiter): 1.03 s is 97 % of Zoom's rate, and a call may leave up to 30 ms
+# later than its turn before two of them can land in one of Zoom's seconds.
+WINDOW_SECONDS = 1.03
 DEFAULT_QPS_RETRY_SECONDS = 1.0
+# How late a paced turn may be and still count as on time (see SlidingWindowLimiter.acquire):
+# less than the window's margin over Zoom's second, the lateness Zoom tolerates.
+CATCH_UP_SECONDS = 0.025
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` calls start within any ``window`` seconds; callers wait in turn."""
+    """At most ``limit`` calls start within any ``window`` seconds; callers wait in turn.
+
+    Calls start evenly spaced, ``window / limit`` apart, except a small burst (a quarter of
+    the limit) when the window was quiet. Before, a whole window's worth started at once
+    whenever the window freed up: such a burst leaves over the next tens of milliseconds
+    (the event loop sends one request after another, between other work), and its stragglers
+    then shared one of Zoom's seconds with the next burst, which Zoom answered with 429s.
+    """
 
     def __init__(
         self,
@@ -51,8 +64,11 @@ class SlidingWindowLimiter:
     ) -> None:
         self.limit = max(1, int(limit))
         self.window = window
+        self.spacing = window / self.limit
+        self.burst = max(1, self.limit // 4)
         self._monotonic = monotonic
         self._starts: deque[float] = deque()
+        self._last = float("-inf")
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
@@ -61,10 +77,23 @@ class SlidingWindowLimiter:
                 now = self._monotonic()
                 while self._starts and now - self._starts[0] >= self.window:
                     self._starts.popleft()
-                if len(self._starts) < self.limit:
-                    self._starts.append(now)
+                # When this call may start: once the window has room, and (past a burst)
+                # one spacing after the previous turn; "now" when nothing holds it back.
+                turn = now if len(self._starts) < self.burst else float("-inf")
+                if len(self._starts) >= self.limit:
+                    turn = max(turn, self._starts[0] + self.window)
+                if len(self._starts) >= self.burst:
+                    turn = max(turn, self._last + self.spacing)
+                if turn <= now:
+                    # A turn taken a little late (the event loop was busy with other bookings)
+                    # counts as taken when due, so the lateness is not passed on to every turn
+                    # after it; much later, it counts as taken now, so the calls after it keep
+                    # their distance from it (else a late call and the one a window after it
+                    # could land in the same one of Zoom's seconds).
+                    self._last = max(turn, now - CATCH_UP_SECONDS)
+                    self._starts.append(self._last)
                     return
-                await asyncio.sleep(self.window - (now - self._starts[0]))
+                await asyncio.sleep(turn - now)
 
 
 def configured_rates(options: Mapping[str, Any]) -> dict[str, float]:
