@@ -181,11 +181,48 @@ def outcome_counts(services: Any) -> dict[str, int]:
         }
 
 
+@dataclass
+class SqlCount:
+    statements: int = 0
+    commits: int = 0
+    checkouts: int = 0
+
+
+@contextlib.contextmanager
+def counting_sql(engine: Any) -> Iterator[SqlCount]:
+    """Count the SQL statements, commits and pool checkouts of ``engine`` in the block."""
+    from sqlalchemy import event
+
+    count = SqlCount()
+
+    def statement(*_args: Any) -> None:
+        count.statements += 1
+
+    def commit(*_args: Any) -> None:
+        count.commits += 1
+
+    def checkout(*_args: Any) -> None:
+        count.checkouts += 1
+
+    listeners = [
+        (engine, "before_cursor_execute", statement),
+        (engine, "commit", commit),
+        (engine.pool, "checkout", checkout),
+    ]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
+    try:
+        yield count
+    finally:
+        for target, name, fn in listeners:
+            event.remove(target, name, fn)
+
+
 @contextlib.contextmanager
 def profiling(path: str | None) -> Iterator[None]:
     """Profile the block with pyinstrument into ``path`` (text, wall clock, async-aware).
 
-    pyinstrument is a local tool, not a dependency: ``uv pip install pyinstrument``.
+    pyinstrument is a development dependency of the workspace (``uv sync`` installs it).
     """
     if not path:
         yield
@@ -242,10 +279,10 @@ async def measure(
             await book_all(service, org, warm, concurrency, "w")
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             cpu = time.process_time()
-            with profiling(profile):
+            with profiling(profile), counting_sql(services.engine) as sql:
                 mb = await book_all(service, org, timed, concurrency, "m")
-            mb_cpu = time.process_time() - cpu
-            await service.worker.wait_background()
+                mb_cpu = time.process_time() - cpu
+                await service.worker.wait_background()
             rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             counts = outcome_counts(services)
         finally:
@@ -263,6 +300,13 @@ async def measure(
         "baseline": {**base.as_dict(), "cpu_ms_per_item": round(base_cpu / base.count * 1000, 2)},
         "meetbridge": {**mb.as_dict(), "cpu_ms_per_item": round(mb_cpu / mb.count * 1000, 2)},
         "ratio": round(ratio, 3),
+        # What one booking costs the database, counted with SQLAlchemy events: statements sent
+        # (SAVEPOINTs and BEGIN IMMEDIATE included), commits, connections taken from the pool.
+        "sql_per_booking": {
+            "statements": round(sql.statements / mb.count, 1),
+            "commits": round(sql.commits / mb.count, 1),
+            "pool_checkouts": round(sql.checkouts / mb.count, 1),
+        },
         "outcome": counts,
         "peak_rss_mib": round(rss_peak / 1024, 1),
         "rss_before_timed_run_mib": round(rss_before / 1024, 1),

@@ -114,6 +114,12 @@ def run_all(quick: bool) -> dict[str, Any]:
 
 
 # -- the table --------------------------------------------------------------------------------
+def _sql(row: dict[str, Any]) -> str:
+    """SQL statements / commits per booking, as the pipeline counted them."""
+    sql = row.get("sql_per_booking") or {}
+    return f"{sql.get('statements', '?')}/{sql.get('commits', '?')}"
+
+
 def table(report: dict[str, Any]) -> str:
     m = report["machine"]
     out = [
@@ -123,7 +129,8 @@ def table(report: dict[str, Any]) -> str:
         "",
         "Pipeline throughput (bookings vs bare httpx creates, same sandbox and concurrency)",
         f"  {'db':<11}{'N':>6}{'C':>4}  {'base/s':>8}{'mb/s':>8}{'ratio':>7}"
-        f"  {'base p50/p99 ms':>16}  {'mb p50/p99 ms':>16}  {'cpu ms/booking':>14}  errors",
+        f"  {'base p50/p99 ms':>16}  {'mb p50/p99 ms':>16}  {'cpu ms/booking':>14}"
+        f"  {'sql/commits':>11}  errors",
     ]
     for row in report["pipeline"]:
         if "error" in row:
@@ -134,7 +141,7 @@ def table(report: dict[str, Any]) -> str:
             f"  {row['database']:<11}{row['bookings']:>6}{row['concurrency']:>4}"
             f"  {b['per_s']:>8}{mb['per_s']:>8}{row['ratio']:>7}"
             f"  {b['p50_ms']:>7}/{b['p99_ms']:<8}  {mb['p50_ms']:>7}/{mb['p99_ms']:<8}"
-            f"  {mb['cpu_ms_per_item']:>14}  {mb['errors']}"
+            f"  {mb['cpu_ms_per_item']:>14}  {_sql(row):>11}  {mb['errors']}"
         )
     s = report["saturation"]
     out += ["", "Rate-limit saturation (one Zoom Pro account, creates limited per second)"]

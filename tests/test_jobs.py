@@ -277,3 +277,52 @@ async def test_an_ambiguous_qps_limit_goes_back_to_the_queue(world: World) -> No
     assert result.conferencing == "pending"
     [job] = world.jobs("sync_conferencing")
     assert job.status == JobStatus.QUEUED and job.attempts == 1
+
+
+async def test_a_booking_claims_its_sync_job_and_ends_it_with_the_meeting(world: World) -> None:
+    """The inline sync is claimed in the booking's transaction and marked done in the one
+    that stores the meeting: done, one attempt, released, whoever looks at the queue."""
+    await world.connect("ann", "zoom")
+    result = await world.book(world.meeting_type(location="zoom"))
+    assert result.conferencing == "provisioned"
+    [job] = world.jobs(SYNC_CONFERENCING)
+    assert job.status == JobStatus.DONE and job.attempts == 1
+    assert job.locked_at is None and job.last_error is None
+    assert job.locked_by == world.bookings.worker.worker_id
+    # Each confirmation has its delivery job, queued and unclaimed.
+    deliveries = world.jobs("deliver_message")
+    assert {j.payload["message_id"] for j in deliveries} == {m.id for m in world.outbox()}
+    assert all(j.status == JobStatus.QUEUED and j.attempts == 0 for j in deliveries)
+
+
+async def test_a_worker_that_runs_nothing_inline_gets_the_job_queued(world: World) -> None:
+    """A worker overriding run_job_now (all work left to worker processes) is not bypassed by
+    the claim at enqueue: the job stays queued for whoever claims it."""
+
+    class Deferring(Worker):
+        async def run_job_now(self, job_id: int, budget: float | None, **_: object) -> bool:
+            return False
+
+    world.bookings.worker = Deferring(world.services)
+    await world.connect("ann", "zoom")
+    result = await world.book(world.meeting_type(location="zoom"))
+    assert result.conferencing == "pending"
+    [job] = world.jobs(SYNC_CONFERENCING)
+    assert job.status == JobStatus.QUEUED and job.attempts == 0 and job.locked_by is None
+    await Worker(world.services).drain()
+    assert world.jobs(SYNC_CONFERENCING)[0].status == JobStatus.DONE
+    assert world.bookings.result(result.booking_id).conferencing == "provisioned"
+
+
+async def test_a_lost_lease_leaves_the_outcome_to_the_new_holder(world: World) -> None:
+    """The one-statement "done" changes nothing for a job another worker took over."""
+    await world.connect("ann", "zoom")
+    await world.book(world.meeting_type(location="zoom"))
+    [job] = world.jobs(SYNC_CONFERENCING)
+    with world.services.sessions() as session, session.begin():
+        session.execute(
+            update(Job).where(Job.id == job.id).values(status=JobStatus.RUNNING, locked_by="other")
+        )
+        assert not queue.finish_claimed(session, job.id, world.bookings.worker.worker_id)
+    [job] = world.jobs(SYNC_CONFERENCING)
+    assert job.status == JobStatus.RUNNING and job.locked_by == "other"

@@ -49,6 +49,10 @@ async def test_invalid_meeting_types_are_explained_and_nothing_is_stored(stack) 
         ),
         ({"hosts": ["bob@acme.test"]}, "Include yourself"),
         ({"assignment": "lottery"}, "Choose a video mode and an assignment"),
+        # Past the integer columns these were a 500 on PostgreSQL.
+        ({"buffer_minutes": str(10**12)}, "at most 24 hours"),
+        ({"min_notice_minutes": "9999999999"}, "at most 366 days"),
+        ({"slot_interval_minutes": "100000"}, "between 5 minutes and 12 hours"),
     ]
     for change, message in cases:
         answer = await ann.submit(form, action="/meeting-types/new", data={**FORM, **change})

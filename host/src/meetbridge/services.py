@@ -83,5 +83,7 @@ class Services:
             self._http = None
 
     def close(self) -> None:
+        if "locks" in self.__dict__:  # built: its PostgreSQL lock connection goes first
+            self.locks.close()
         if self.engine is not None:
             self.engine.dispose()

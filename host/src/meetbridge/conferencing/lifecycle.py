@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from meetbridge.conferencing.connections import ConnectionService
 from meetbridge.conferencing.credentials import ConnectionUnusable
 from meetbridge.conferencing.resolution import ConnectionView, HostView, Resolution, resolve
+from meetbridge.jobs import queue
 from meetbridge.models import (
     Booking,
     BookingHost,
@@ -81,6 +82,26 @@ class SyncOutcome:
 DONE = SyncOutcome(done=True)
 
 
+class _Unread:
+    """Not read yet (as opposed to read and absent, ``None``)."""
+
+
+_UNREAD = _Unread()
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A create attempt prepared in a transaction, to be sent after it commits."""
+
+    found: bool
+    request: MeetingRequest | None = None
+    meeting_id: int = 0
+    provider: str | None = None
+    conn: Connection | None = None
+    revision: int = 0
+    was_pending_notice: bool = False
+
+
 def wants_video(booking: Booking) -> bool:
     mt = booking.meeting_type
     if mt.location_kind not in (LocationKind.PROVIDER, LocationKind.HOST_DEFAULT_VIDEO):
@@ -109,13 +130,22 @@ class ConferencingLifecycle:
                 return self._retry_or_fail(booking_id, exc)
 
     async def _sync(self, booking_id: int) -> SyncOutcome:
-        with self.services.sessions() as session:
+        exclude: set[int] = set()
+        trail: list[dict] = []
+        first: _Attempt | None = None
+        with self.services.sessions() as session, session.begin():
             booking = self._load(session, booking_id)
             if booking is None:
                 return DONE
             current = self._current_meeting(session, booking_id)
             want = booking.status == BookingStatus.CONFIRMED and wants_video(booking)
             host_ids = [h.user_id for h in booking.hosts]
+            if _creates_first(current, want, booking.revision):
+                # The usual case, a new booking: its first attempt is prepared with what this
+                # transaction has loaded (decided below exactly as in _create's loop).
+                first = self._prepare_create(session, booking, exclude, trail, current)
+        if first is not None:
+            return await self._create(booking_id, exclude, trail, first)
 
         if current is not None and _maybe_made(current):
             # An attempt's answer was lost: the meeting may exist. Find out before deciding
@@ -152,15 +182,20 @@ class ConferencingLifecycle:
     # -- loading -------------------------------------------------------------------------------
     @staticmethod
     def _load(session: Session, booking_id: int) -> Booking | None:
-        return session.scalars(
-            select(Booking)
-            .where(Booking.id == booking_id)
-            .options(
-                selectinload(Booking.meeting_type),
-                selectinload(Booking.hosts).selectinload(BookingHost.user),
-                selectinload(Booking.attendees),
+        # One query: the booking with its type, hosts (users) and attendees joined.
+        return (
+            session.scalars(
+                select(Booking)
+                .where(Booking.id == booking_id)
+                .options(
+                    joinedload(Booking.meeting_type),
+                    joinedload(Booking.hosts).joinedload(BookingHost.user),
+                    joinedload(Booking.attendees),
+                )
             )
-        ).one_or_none()
+            .unique()
+            .one_or_none()
+        )
 
     @staticmethod
     def _current_meeting(session: Session, booking_id: int) -> Meeting | None:
@@ -218,7 +253,11 @@ class ConferencingLifecycle:
             return org.timezone if org else self.services.settings.organization.timezone
 
     # -- create -------------------------------------------------------------------------------
-    def _resolve(self, session: Session, booking: Booking, exclude: set[int]) -> Resolution:
+    def _resolve(
+        self, session: Session, booking: Booking, exclude: set[int], keep: list[object]
+    ) -> Resolution:
+        """``keep`` receives the rows read here: held by the caller, they stay in the session's
+        identity map (it only holds objects weakly), so reading them again costs no query."""
         from meetbridge.models import Organization
 
         org = session.get(Organization, booking.organization_id)
@@ -230,11 +269,19 @@ class ConferencingLifecycle:
         preferred = (
             list(mt.location_providers or []) if mt.location_kind == LocationKind.PROVIDER else []
         )
-        conns = session.scalars(
-            select(Connection).where(Connection.organization_id == booking.organization_id)
-        ).all()
         hosts = [HostView(h.user_id, h.user.email) for h in booking.hosts]
-        return resolve(
+        # Only the hosts' own connections and the organisation's account-level ones can be
+        # chosen (see resolve): the others of a large organisation are not read.
+        conns = session.scalars(
+            select(Connection).where(
+                Connection.organization_id == booking.organization_id,
+                or_(
+                    Connection.owner_user_id.in_([h.user_id for h in hosts]),
+                    Connection.owner_user_id.is_(None),
+                ),
+            )
+        ).all()
+        resolution = resolve(
             preferred=preferred,
             fallback=list(org.fallback_order if org else [])
             or list(self.services.settings.organization.fallback_order),
@@ -253,51 +300,83 @@ class ConferencingLifecycle:
             ],
             exclude_connections=exclude,
         )
+        keep.extend([org, *conns])
+        return resolution
 
-    async def _create(self, booking_id: int) -> SyncOutcome:
-        exclude: set[int] = set()
-        trail: list[dict] = []
+    def _prepare_create(
+        self,
+        session: Session,
+        booking: Booking,
+        exclude: set[int],
+        trail: list[dict],
+        current: Meeting | _Unread | None = _UNREAD,
+    ) -> _Attempt:
+        """Resolve who hosts it and mark this attempt in flight, in the caller's transaction
+        (``current``: the booking's current meeting when the caller has just read it)."""
+        loaded: list[object] = []  # the organisation and connections, read once
+        resolution = self._resolve(session, booking, exclude, loaded)
+        trail.extend(s for s in resolution.trail if s not in trail)
+        meeting = self._meeting_for(session, booking, resolution, trail, current)
+        if not resolution.found:
+            self._notify_no_video(session, booking, resolution)
+            return _Attempt(found=False)
+        # Built before this attempt is marked in flight: ``attempt`` is this attempt's
+        # number and ``previous_attempt_ambiguous`` says whether the *last* one may
+        # have acted. (Built after, every create looked like an ambiguous retry, and
+        # Zoom listed the host's meetings before each create: one extra call per
+        # booking, from the same per-second budget as the creates.)
+        request = self._request(
+            booking,
+            meeting,
+            resolution.host.email if resolution.host else None,
+            resolution.account_level,
+        )
+        meeting.extra = {
+            **(meeting.extra or {}),
+            "in_flight": True,
+            # What the oldest attempt that may have acted asked for: a meeting found
+            # again later is brought up to date from there (see _settle).
+            "in_flight_revision": (meeting.extra or {}).get("in_flight_revision")
+            if request.previous_attempt_ambiguous
+            else booking.revision,
+        }
+        meeting.attempts += 1
+        conn = (
+            session.get(Connection, resolution.connection_id) if resolution.connection_id else None
+        )
+        return _Attempt(
+            found=True,
+            request=request,
+            meeting_id=meeting.id,
+            provider=resolution.provider,
+            conn=conn,
+            revision=booking.revision,
+            was_pending_notice=bool((meeting.extra or {}).get("client_told_pending")),
+        )
+
+    async def _create(
+        self,
+        booking_id: int,
+        exclude: set[int] | None = None,
+        trail: list[dict] | None = None,
+        first: _Attempt | None = None,
+    ) -> SyncOutcome:
+        exclude = set() if exclude is None else exclude
+        trail = [] if trail is None else trail
         while True:
-            with self.services.sessions() as session, session.begin():
-                booking = self._load(session, booking_id)
-                assert booking is not None
-                resolution = self._resolve(session, booking, exclude)
-                trail.extend(s for s in resolution.trail if s not in trail)
-                meeting = self._meeting_for(session, booking, resolution, trail)
-                if not resolution.found:
-                    self._notify_no_video(session, booking, resolution)
-                    return DONE
-                # Built before this attempt is marked in flight: ``attempt`` is this attempt's
-                # number and ``previous_attempt_ambiguous`` says whether the *last* one may
-                # have acted. (Built after, every create looked like an ambiguous retry, and
-                # Zoom listed the host's meetings before each create: one extra call per
-                # booking, from the same per-second budget as the creates.)
-                request = self._request(
-                    booking,
-                    meeting,
-                    resolution.host.email if resolution.host else None,
-                    resolution.account_level,
-                )
-                meeting.extra = {
-                    **(meeting.extra or {}),
-                    "in_flight": True,
-                    # What the oldest attempt that may have acted asked for: a meeting found
-                    # again later is brought up to date from there (see _settle).
-                    "in_flight_revision": (meeting.extra or {}).get("in_flight_revision")
-                    if request.previous_attempt_ambiguous
-                    else booking.revision,
-                }
-                meeting.attempts += 1
-                session.flush()
-                meeting_id, provider = meeting.id, resolution.provider
-                conn = (
-                    session.get(Connection, resolution.connection_id)
-                    if resolution.connection_id
-                    else None
-                )
-                revision = booking.revision
-                was_pending_notice = bool((meeting.extra or {}).get("client_told_pending"))
-            assert provider is not None
+            if first is not None:
+                attempt, first = first, None
+            else:
+                with self.services.sessions() as session, session.begin():
+                    booking = self._load(session, booking_id)
+                    assert booking is not None
+                    attempt = self._prepare_create(session, booking, exclude, trail)
+            if not attempt.found:
+                return DONE
+            request, meeting_id, provider = attempt.request, attempt.meeting_id, attempt.provider
+            conn, revision = attempt.conn, attempt.revision
+            was_pending_notice = attempt.was_pending_notice
+            assert provider is not None and request is not None
             try:
                 made = await self._call_create(provider, request, conn)
             except CONNECTION_ERRORS as exc:
@@ -331,15 +410,22 @@ class ConferencingLifecycle:
                     meeting_id, last_error=exc.message, extra={"in_flight": in_flight}
                 )
                 raise
-            self._store_created(meeting_id, made, revision, was_pending_notice)
+            # The sync ends here: its job is marked done with the meeting (one commit).
+            self._store_created(meeting_id, made, revision, was_pending_notice, ends_job=True)
             return DONE
 
     def _meeting_for(
-        self, session: Session, booking: Booking, resolution: Resolution, trail: list[dict]
+        self,
+        session: Session,
+        booking: Booking,
+        resolution: Resolution,
+        trail: list[dict],
+        current: Meeting | _Unread | None = _UNREAD,
     ) -> Meeting:
         """The meeting row for this attempt: the pending one for the same connection (same
         idempotency key: a retry), else a new one."""
-        current = self._current_meeting(session, booking.id)
+        if isinstance(current, _Unread):
+            current = self._current_meeting(session, booking.id)
         reusable = (
             current is not None
             and current.external_id is None
@@ -407,13 +493,30 @@ class ConferencingLifecycle:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _store_created(
-        self, meeting_id: int, made: ProviderMeeting, revision: int, was_pending_notice: bool
+        self,
+        meeting_id: int,
+        made: ProviderMeeting,
+        revision: int,
+        was_pending_notice: bool,
+        *,
+        ends_job: bool = False,
     ) -> None:
+        """Record the meeting the provider made. ``ends_job``: the sync returns "done" right
+        after, so the worker's job (if a worker runs it) is marked done in this transaction."""
         vault = self.services.vault
         assert vault is not None
+        job = queue.running_job() if ends_job else None
+        finished = False
         with self.services.sessions() as session, session.begin():
-            meeting = session.get(Meeting, meeting_id)
+            # The meeting with its booking and type, in one query, before anything changes:
+            # the platform event of this change reads them (web/platform_events.py).
+            meeting = session.scalars(
+                select(Meeting)
+                .where(Meeting.id == meeting_id)
+                .options(joinedload(Meeting.booking).joinedload(Booking.meeting_type))
+            ).one_or_none()
             assert meeting is not None
+            booking = meeting.booking
             meeting.external_id = made.external_id
             meeting.join_url = made.join_url
             meeting.start_url_ciphertext = (
@@ -428,12 +531,15 @@ class ConferencingLifecycle:
             meeting.status = MeetingStatus.PROVISIONED
             meeting.synced_revision = revision
             meeting.last_error = None
-            booking = session.get(Booking, meeting.booking_id)
             assert booking is not None
             if was_pending_notice:
                 # "Here is your link", to everyone who was told it was on its way.
                 with notifications.guarded(session, f"link for booking {booking.id}"):
                     notifications.queue_provisioned(session, self.services, booking, meeting)
+            if job is not None and not job.finished:
+                finished = queue.finish_claimed(session, job.job_id, job.worker_id)
+        if finished and job is not None:
+            job.finished = True  # committed with the meeting: the worker records nothing more
 
     async def _settle(self, booking_id: int, meeting_id: int) -> None:
         """Find out whether an attempt whose answer was lost made the meeting.
@@ -664,6 +770,21 @@ class ConferencingLifecycle:
                 trail=notifications.trail_lines(resolution.trail),
                 payload={"trail": list(resolution.trail)},
             )
+
+
+def _creates_first(current: Meeting | None, want: bool, revision: int) -> bool:
+    """Whether :meth:`ConferencingLifecycle._sync` goes straight to a create (its last branch):
+    video wanted, and no current meeting that must be settled, kept, moved or updated, nor a
+    "none found" already recorded for this revision."""
+    if not want:
+        return False
+    if current is None:
+        return True
+    if _maybe_made(current):
+        return False
+    if current.external_id and current.status in ACTIVE_MEETING:
+        return False
+    return not (current.status == MeetingStatus.NONE and current.synced_revision >= revision)
 
 
 def _maybe_made(meeting: Meeting) -> bool:

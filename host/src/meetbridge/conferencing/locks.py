@@ -17,15 +17,18 @@ so a process waiting for another never stalls its own event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
     from meetbridge.services import Services
@@ -47,6 +50,13 @@ class NamedLocks:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._local: dict[str, asyncio.Lock] = {}
+        # PostgreSQL: every advisory lock of this process is held on one connection of its
+        # own, in autocommit. Advisory locks belong to a session, and the asyncio.Lock per
+        # name already keeps one holder per name in the process, so one session suffices:
+        # a lock costs one statement to take and one to release, no pool checkout, and
+        # in-flight syncs never take connections from the sessions' pool (docs/performance.md).
+        self._pg: Connection | None = None
+        self._pg_guard = threading.Lock()  # statements on it, should two loops share this
 
     @asynccontextmanager
     async def hold(self, name: str, wait_limit: float = TIMEOUT_SECONDS) -> AsyncIterator[None]:
@@ -61,28 +71,47 @@ class NamedLocks:
                 async with self._file(name, wait_limit):
                     yield
 
-    @asynccontextmanager
-    async def _advisory(self, name: str, wait_limit: float) -> AsyncIterator[None]:
+    def _pg_execute(self, sql: str, key: int) -> bool:
+        """Run ``sql`` (one advisory-lock call) on the lock connection; its boolean answer."""
         engine = self.services.engine
         assert engine is not None
+        with self._pg_guard:
+            for attempt in (1, 2):
+                if self._pg is None or self._pg.closed or self._pg.invalidated:
+                    self._pg = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                try:
+                    return bool(self._pg.execute(text(sql), {"k": key}).scalar())
+                except DBAPIError as exc:
+                    # A lost connection took its locks with it (the server ends them with the
+                    # session); open a new one for what comes next. Anything else is raised.
+                    conn, self._pg = self._pg, None
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def _advisory(self, name: str, wait_limit: float) -> AsyncIterator[None]:
         key = _key(name)
-        conn = engine.connect()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_limit
+        while not self._pg_execute("SELECT pg_try_advisory_lock(:k)", key):
+            if loop.time() > deadline:
+                raise LockTimeout(f"lock {name!r} held elsewhere for over {wait_limit}s")
+            await asyncio.sleep(POLL_SECONDS)
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait_limit
-            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-                conn.rollback()
-                if loop.time() > deadline:
-                    raise LockTimeout(f"lock {name!r} held elsewhere for over {wait_limit}s")
-                await asyncio.sleep(POLL_SECONDS)
-            conn.commit()  # the lock is session-level: it outlives this transaction
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+            yield
         finally:
-            conn.close()
+            self._pg_execute("SELECT pg_advisory_unlock(:k)", key)
+
+    def close(self) -> None:
+        """Release every advisory lock of this process (closing their connection)."""
+        with self._pg_guard:
+            conn, self._pg = self._pg, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @asynccontextmanager
     async def _file(self, name: str, wait_limit: float) -> AsyncIterator[None]:

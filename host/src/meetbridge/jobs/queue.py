@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +64,44 @@ def enqueue(
     return job
 
 
+def add_new(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    run_at: datetime | None = None,
+    max_attempts: int = 8,
+    claimed_by: str | None = None,
+) -> Job:
+    """Add a job whose ``key`` cannot exist yet, without :func:`enqueue`'s look-up and savepoint.
+
+    For keys that name a row made in this same transaction (a new booking's first sync, a new
+    message's delivery): no other transaction can know that row's id, so none can have used
+    the key, and ids are never reused (bookings and messages are never deleted). With
+    ``claimed_by`` the job is added already claimed by that worker (running, leased, one
+    attempt), for a caller that runs it at once: a worker elsewhere sees a live lease and
+    leaves it, and if this process dies the lease expires and the job is claimed again, as
+    after any claim.
+    """
+    job = Job(
+        kind=kind,
+        payload=payload,
+        idempotency_key=key,
+        run_at=run_at or utcnow(),
+        max_attempts=max_attempts,
+        status=JobStatus.QUEUED,
+        attempts=0,
+    )
+    if claimed_by is not None:
+        job.status = JobStatus.RUNNING
+        job.locked_at = utcnow()
+        job.locked_by = claimed_by
+        job.attempts = 1
+    session.add(job)
+    return job
+
+
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter, never sooner than the provider's ``retry_after``."""
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
@@ -101,6 +143,52 @@ def renew(session: Session, job_id: int, worker_id: str) -> bool:
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == worker_id)
         .values(locked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class RunningJob:
+    """The job the current task runs for a worker (see :func:`running_job`)."""
+
+    job_id: int
+    worker_id: str
+    finished: bool = False  # marked done by its handler, in the handler's last transaction
+
+
+_RUNNING: ContextVar[RunningJob | None] = ContextVar("meetbridge_running_job", default=None)
+
+
+def running_job() -> RunningJob | None:
+    """The job this task runs, when a worker runs it.
+
+    A handler whose last change ends the job ("done") may mark it done in that change's own
+    transaction, with :func:`finish_claimed`, and then set ``finished``: the change and the
+    end of the job commit together, and the worker records nothing after (one transaction
+    less per job). Set ``finished`` only once that transaction has committed.
+    """
+    return _RUNNING.get()
+
+
+@contextmanager
+def running(job_id: int, worker_id: str) -> Iterator[RunningJob]:
+    """Make ``job_id`` this task's running job for the block (the worker's side)."""
+    job = RunningJob(job_id, worker_id)
+    token = _RUNNING.set(job)
+    try:
+        yield job
+    finally:
+        _RUNNING.reset(token)
+
+
+def finish_claimed(session: Session, job_id: int, worker_id: str) -> bool:
+    """Mark a job ``worker_id`` runs done in one statement; False when it is not theirs any
+    more (its lease was lost) and nothing was changed."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == worker_id)
+        .values(status=JobStatus.DONE, locked_at=None, last_error=None)
+        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -23,6 +23,7 @@ from meetbridge.conferencing.lifecycle import ConferencingLifecycle, SyncOutcome
 from meetbridge.db import utcnow
 from meetbridge.jobs import queue
 from meetbridge.models import Job, JobStatus
+from meetbridge.observability.logs import job_scoped
 
 if TYPE_CHECKING:
     from meetbridge.services import Services
@@ -63,13 +64,17 @@ class Worker:
         with self.services.sessions() as session, session.begin():
             return queue.claim(session, self.worker_id, now=self._now(), job_id=job_id)
 
+    @job_scoped  # log lines written while the job runs carry its job_id
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         lease = asyncio.create_task(self._keep_lease(job.id))
         try:
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
-            outcome = await handler(job.payload)
+            with queue.running(job.id, self.worker_id) as running:
+                outcome = await handler(job.payload)
+            if outcome.done and running.finished:
+                return  # the handler marked it done with its last change (queue.running_job)
         except Exception as exc:  # a bug or an unexpected failure: retry, then dead-letter
             log.exception("job %s (%s) failed", job.id, job.kind)
             outcome = SyncOutcome(done=False, error=f"{type(exc).__name__}: {exc}")
@@ -91,6 +96,12 @@ class Worker:
                 log.warning("could not renew the lease of job %s", job_id, exc_info=True)
 
     def _record(self, job_id: int, outcome: SyncOutcome) -> None:
+        if outcome.done:
+            # The common case in one UPDATE; when it changes nothing (the lease was lost) the
+            # full path below finds out why and says so.
+            with self.services.sessions() as session, session.begin():
+                if queue.finish_claimed(session, job_id, self.worker_id):
+                    return
         with self.services.sessions() as session, session.begin():
             job = session.get(Job, job_id)
             assert job is not None
@@ -123,14 +134,18 @@ class Worker:
         await self._run(job)
         return True
 
-    async def run_job_now(self, job_id: int, budget: float | None) -> bool:
+    async def run_job_now(
+        self, job_id: int, budget: float | None, *, claimed: Job | None = None
+    ) -> bool:
         """Run a specific job at once, waiting at most ``budget`` seconds for it.
 
         If the budget runs out the job keeps running in the background and finishes by
         itself (it is not cancelled: cancelling a provider call midway is what makes
-        duplicates). Returns whether it finished within the budget.
+        duplicates). Returns whether it finished within the budget. ``claimed``: the job,
+        already claimed for this worker by the transaction that made it
+        (:func:`meetbridge.jobs.queue.add_new`), so no second transaction claims it.
         """
-        job = self._claim(job_id)
+        job = claimed if claimed is not None else self._claim(job_id)
         if job is None:
             return False  # another worker has it
         task = asyncio.create_task(self._run(job))

@@ -78,10 +78,14 @@ def queue_rendered(
     t: Translator,
     booking_id: int | None,
     payload: dict[str, Any],
+    with_job: bool = True,
 ) -> OutboundMessage:
+    """Render and queue one email. ``with_job=False`` leaves its delivery job to the caller
+    (:func:`outbox.add_delivery_jobs`, once for all the messages of one change)."""
     rendered = render(kind, context, locale=t.locale)
     domain = links.calendar_domain(services.settings)
-    return outbox.queue_message(
+    queue = outbox.queue_message if with_job else outbox.new_message
+    return queue(
         session,
         channel="email",
         kind=kind,
@@ -184,18 +188,20 @@ def queue_booking_change(
     kind: str,
     *,
     manage_token: str | None = None,
+    meeting: Meeting | None = None,
 ) -> list[OutboundMessage]:
     """Tell attendees and hosts about ``kind`` (one of :data:`BOOKING_CHANGES`).
 
     ``manage_token`` (only known when the booking is made) puts the client's private
-    reschedule/cancel link in the confirmation, sealed (see :mod:`outbox`).
+    reschedule/cancel link in the confirmation, sealed (see :mod:`outbox`). ``meeting``: the
+    booking's latest meeting when the caller has it (else it is read).
     """
     if kind not in BOOKING_CHANGES:
         raise ValueError(f"{kind!r} is not a booking change ({', '.join(BOOKING_CHANGES)}).")
     settings, vault = services.settings, services.vault
     assert vault is not None
     t = Translator(settings.email.locale)
-    facts = booking_facts(session, services, booking)
+    facts = booking_facts(session, services, booking, meeting)
     cancel = kind == "booking_cancelled"
     domain = links.calendar_domain(settings)
     invitation = ics.invitation(facts, domain=domain, t=t, cancel=cancel)
@@ -255,10 +261,12 @@ def queue_booking_change(
                 t=t,
                 booking_id=booking.id,
                 payload=payload,
+                with_job=False,
             )
         )
     if kind == "booking_rescheduled":
         sent += _tell_former_hosts(session, services, booking, facts, t, set(host_emails))
+    outbox.add_delivery_jobs(session, sent)
     return sent
 
 
@@ -292,6 +300,7 @@ def _tell_former_hosts(
                 t=t,
                 booking_id=booking.id,
                 payload=payload,
+                with_job=False,  # with the others, by queue_booking_change
             )
         )
     return sent
@@ -328,8 +337,10 @@ def queue_provisioned(
                 t=t,
                 booking_id=booking.id,
                 payload=payload,
+                with_job=False,
             )
         )
+    outbox.add_delivery_jobs(session, sent)
     return sent
 
 
@@ -385,8 +396,10 @@ def queue_host_alert(
                 t=t,
                 booking_id=booking.id,
                 payload={**_times(facts), "auto": True, **(payload or {})},
+                with_job=False,
             )
         )
+    outbox.add_delivery_jobs(session, sent)
     return sent
 
 

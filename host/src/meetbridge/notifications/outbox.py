@@ -58,6 +58,36 @@ def queue_message(
     ``"email"`` (``recipient`` is an address) or ``"webhook"`` (``recipient`` is the endpoint
     URL, the body in ``payload``). ``payload`` must be JSON data.
     """
+    message = new_message(
+        session,
+        channel=channel,
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        payload=payload,
+        booking_id=booking_id,
+    )
+    add_delivery_jobs(session, [message], run_at=run_at, max_attempts=max_attempts)
+    return message
+
+
+def new_message(
+    session: Session,
+    *,
+    channel: str,
+    kind: str,
+    recipient: str,
+    subject: str = "",
+    body_text: str = "",
+    body_html: str = "",
+    payload: dict[str, Any] | None = None,
+    booking_id: int | None = None,
+) -> OutboundMessage:
+    """A message added to the session, *without* its delivery job: give it one with
+    :func:`add_delivery_jobs` in the same transaction (several messages at once take one
+    flush: that is what this split is for)."""
     message = OutboundMessage(
         channel=channel,
         kind=kind,
@@ -71,17 +101,31 @@ def queue_message(
         attempts=0,
     )
     session.add(message)
-    session.flush()  # the job needs the id
-    queue.enqueue(
-        session,
-        DELIVER_MESSAGE,
-        # max_attempts is kept in the payload so that a retry can restore it.
-        {"message_id": message.id, "max_attempts": max_attempts},
-        key=delivery_job_key(message.id),
-        run_at=run_at,
-        max_attempts=max_attempts,
-    )
     return message
+
+
+def add_delivery_jobs(
+    session: Session,
+    messages: list[OutboundMessage],
+    *,
+    run_at: datetime | None = None,
+    max_attempts: int = DELIVERY_MAX_ATTEMPTS,
+) -> None:
+    """The ``deliver_message`` job of each new message (from :func:`new_message`)."""
+    if not messages:
+        return
+    session.flush()  # the jobs need the messages' ids (one flush for all of them)
+    for message in messages:
+        # The key names a message made in this transaction, so it is new: no look-up.
+        queue.add_new(
+            session,
+            DELIVER_MESSAGE,
+            # max_attempts is kept in the payload so that a retry can restore it.
+            {"message_id": message.id, "max_attempts": max_attempts},
+            key=delivery_job_key(message.id),
+            run_at=run_at,
+            max_attempts=max_attempts,
+        )
 
 
 def queue_email(

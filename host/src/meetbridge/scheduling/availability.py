@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from meetbridge.models import (
@@ -71,6 +71,29 @@ def windows_of(session: Session, user_id: int) -> list[Window]:
         select(AvailabilityWindow).where(AvailabilityWindow.user_id == user_id)
     ).all()
     return [Window(r.weekday, r.start_time, r.end_time) for r in rows]
+
+
+def windows_by_user(session: Session, user_ids: Sequence[int]) -> dict[int, list[Window]]:
+    """The weekly windows of several people in one query (``windows_of`` for each)."""
+    found: dict[int, list[Window]] = {u: [] for u in user_ids}
+    w = AvailabilityWindow
+    rows = session.execute(  # plain rows, not ORM objects: they are only read
+        select(w.user_id, w.weekday, w.start_time, w.end_time)
+        .where(w.user_id.in_(list(found)))
+        .order_by(w.id)
+    )
+    for user_id, weekday, start, end in rows:
+        found[user_id].append(Window(weekday, start, end))
+    return found
+
+
+def _host_users(session: Session, mt: MeetingType) -> dict[int, User]:
+    """The type's hosts as users: those loaded with it, else one query."""
+    hosts = list(mt.hosts)
+    if all("user" not in inspect(h).unloaded for h in hosts):
+        return {h.user_id: h.user for h in hosts}
+    ids = [h.user_id for h in hosts]
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def busy_intervals(
@@ -146,10 +169,11 @@ def slots_for(
         range_end + duration + buffer,
         exclude_booking_id=exclude_booking_id,
     )
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids)))}
+    users = _host_users(session, mt)
+    windows = windows_by_user(session, host_ids)
     per_host = {
         host_id: host_slots(
-            windows=windows_of(session, host_id),
+            windows=windows[host_id],
             zone=ZoneInfo(users[host_id].timezone),
             busy=busy[host_id],
             range_start=range_start,

@@ -126,6 +126,7 @@ class BookingService:
         if "@" not in email or not req.name.strip():
             raise BookingError("A booking needs a name and a valid email address.")
         token = secrets.token_urlsafe(24)
+        claim = self._claims_inline()
         with self.services.sessions() as session, session.begin():
             mt = meeting_type_by_slug(session, req.meeting_type, organization_id)
             if not mt.active:
@@ -156,17 +157,44 @@ class BookingService:
                 notes=req.notes[:5000],
             )
             booking.meeting_type = mt
-            booking.hosts = [BookingHost(user_id=u, position=i) for i, u in enumerate(chosen)]
+            users = {h.user_id: h.user for h in mt.hosts}  # loaded with the meeting type
+            booking.hosts = [
+                BookingHost(user_id=u, user=users[u], position=i) for i, u in enumerate(chosen)
+            ]
             booking.attendees = [
                 Attendee(name=req.name.strip()[:200], email=email, timezone=req.timezone)
             ]
             session.add(booking)
             session.flush()
-            job_id = self._enqueue(session, booking)
+            if claim:
+                # The new booking's sync job, claimed for this process's worker in the same
+                # transaction: run at once below without a second transaction to claim it.
+                job = queue.add_new(
+                    session,
+                    SYNC_CONFERENCING,
+                    {"booking_id": booking.id},
+                    key=self._sync_key(booking),
+                    claimed_by=self.worker.worker_id,
+                )
+            else:
+                job_id = self._enqueue(session, booking)
             booking_id = booking.id
-        await self._run_inline(job_id)
-        self._confirm(booking_id, "booking_confirmed", manage_token=token)
-        return self.result(booking_id, manage_token=token)
+        if claim:
+            # Inserted by the commit, which gave it its id.
+            await self.worker.run_job_now(job.id, self.inline_budget, claimed=job)
+        else:
+            await self._run_inline(job_id)
+        # The booking as this transaction made it (sessions do not expire objects on commit):
+        # with its type, hosts and attendee loaded, the messages and the result need no reload.
+        return self._confirm(booking_id, "booking_confirmed", manage_token=token, loaded=booking)
+
+    def _claims_inline(self) -> bool:
+        """Whether the booking transaction may claim its sync job for this worker.
+
+        Only for the stock :meth:`Worker.run_job_now`: a worker that overrides it decides
+        for itself what runs inline (e.g. one that leaves every job to worker processes).
+        """
+        return type(self.worker).run_job_now is Worker.run_job_now
 
     def _free_hosts(
         self, session: Session, mt: MeetingType, start: datetime, *, exclude_booking_id: int | None
@@ -189,8 +217,11 @@ class BookingService:
         return list(slots[0].free_hosts)
 
     def _candidates(self, session: Session, mt: MeetingType) -> dict[int, Candidate]:
+        """What round-robin weighs (only it reads them: other modes get none, no queries)."""
         from sqlalchemy import func
 
+        if mt.assignment != Assignment.ROUND_ROBIN:
+            return {}
         last = dict(
             session.execute(
                 select(BookingHost.user_id, func.max(Booking.created_at))
@@ -224,12 +255,13 @@ class BookingService:
             for h in mt.hosts
         }
 
+    @staticmethod
+    def _sync_key(booking: Booking) -> str:
+        return f"sync:{booking.id}:r{booking.revision}"
+
     def _enqueue(self, session: Session, booking: Booking) -> int:
         job = queue.enqueue(
-            session,
-            SYNC_CONFERENCING,
-            {"booking_id": booking.id},
-            key=f"sync:{booking.id}:r{booking.revision}",
+            session, SYNC_CONFERENCING, {"booking_id": booking.id}, key=self._sync_key(booking)
         )
         session.flush()
         return job.id
@@ -271,8 +303,7 @@ class BookingService:
             self._audit(session, booking, actor, "booking.rescheduled")
             job_id = self._enqueue(session, booking)
         await self._run_inline(job_id)
-        self._confirm(booking_id, "booking_rescheduled")
-        return self.result(booking_id)
+        return self._confirm(booking_id, "booking_rescheduled")
 
     async def cancel(self, booking_id: int, *, actor: str, reason: str = "") -> BookingResult:
         with self.services.sessions() as session, session.begin():
@@ -285,8 +316,7 @@ class BookingService:
             self._audit(session, booking, actor, "booking.cancelled", reason=reason)
             job_id = self._enqueue(session, booking)
         await self._run_inline(job_id)
-        self._confirm(booking_id, "booking_cancelled")
-        return self.result(booking_id)
+        return self._confirm(booking_id, "booking_cancelled")
 
     def booking_for_token(self, uid: str, token: str) -> int:
         """The booking a private manage link opens; constant-time check of the token."""
@@ -378,24 +408,30 @@ class BookingService:
         with self.services.sessions() as session:
             booking = self._booking(session, booking_id)
             meeting = self._latest_meeting(session, booking_id)
-            if not wants_video(booking) and booking.status == BookingStatus.CONFIRMED:
-                conferencing = "not_requested"
-            else:
-                conferencing = meeting.status if meeting else MeetingStatus.PENDING
-            return BookingResult(
-                booking_id=booking.id,
-                uid=booking.uid,
-                status=booking.status,
-                start=booking.start_at,
-                end=booking.end_at,
-                host_emails=tuple(h.user.email for h in booking.hosts),
-                conferencing=str(conferencing),
-                provider=meeting.provider if meeting else None,
-                join_url=meeting.join_url
-                if meeting and meeting.status == MeetingStatus.PROVISIONED
-                else None,
-                manage_token=manage_token,
-            )
+            return self._result_of(booking, meeting, manage_token)
+
+    @staticmethod
+    def _result_of(
+        booking: Booking, meeting: Meeting | None, manage_token: str | None = None
+    ) -> BookingResult:
+        if not wants_video(booking) and booking.status == BookingStatus.CONFIRMED:
+            conferencing = "not_requested"
+        else:
+            conferencing = meeting.status if meeting else MeetingStatus.PENDING
+        return BookingResult(
+            booking_id=booking.id,
+            uid=booking.uid,
+            status=booking.status,
+            start=booking.start_at,
+            end=booking.end_at,
+            host_emails=tuple(h.user.email for h in booking.hosts),
+            conferencing=str(conferencing),
+            provider=meeting.provider if meeting else None,
+            join_url=meeting.join_url
+            if meeting and meeting.status == MeetingStatus.PROVISIONED
+            else None,
+            manage_token=manage_token,
+        )
 
     @staticmethod
     def _latest_meeting(session: Session, booking_id: int) -> Meeting | None:
@@ -477,16 +513,26 @@ class BookingService:
             }
 
     # -- messages ------------------------------------------------------------------------------
-    def _confirm(self, booking_id: int, kind: str, manage_token: str | None = None) -> None:
-        """Queue the messages about a change: attendees and every host, with the invitation.
+    def _confirm(
+        self,
+        booking_id: int,
+        kind: str,
+        manage_token: str | None = None,
+        *,
+        loaded: Booking | None = None,
+    ) -> BookingResult:
+        """Queue the messages about a change: attendees and every host, with the invitation;
+        return the booking's result as the caller gets it.
 
         Runs after the change committed; a failure here is logged, never raised, so sending
-        can never fail a booking (delivery itself happens later, in the worker).
+        can never fail a booking (delivery itself happens later, in the worker). ``loaded``:
+        the booking as the change's transaction left it (type, hosts with their users and
+        attendees loaded), read instead of loading it again.
         """
         from meetbridge.notifications import messages
 
         with self.services.sessions() as session, session.begin():
-            booking = self._booking(session, booking_id)
+            booking = loaded if loaded is not None else self._booking(session, booking_id)
             meeting = self._latest_meeting(session, booking_id)
             pending = (
                 wants_video(booking)
@@ -499,5 +545,11 @@ class BookingService:
                 meeting.extra = {**(meeting.extra or {}), "client_told_pending": True}
             with messages.guarded(session, f"{kind} messages for booking {booking_id}"):
                 messages.queue_booking_change(
-                    session, self.services, booking, kind, manage_token=manage_token
+                    session,
+                    self.services,
+                    booking,
+                    kind,
+                    manage_token=manage_token,
+                    meeting=meeting,
                 )
+            return self._result_of(booking, meeting, manage_token)

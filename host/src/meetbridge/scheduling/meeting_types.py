@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from meetbridge.directory import DirectoryError, slugify
 from meetbridge.models import (
@@ -19,6 +19,10 @@ from meetbridge.models import (
     User,
     VideoMode,
 )
+
+MAX_DURATION_MINUTES = 12 * 60
+MAX_BUFFER_MINUTES = 24 * 60
+MAX_NOTICE_MINUTES = 366 * 24 * 60
 
 
 class MeetingTypeError(ValueError):
@@ -112,12 +116,20 @@ def save_meeting_type(
     """Create (or update ``existing``) from ``spec``, validating everything first."""
     if not spec.name.strip():
         raise MeetingTypeError("A meeting type needs a name.")
-    if not 5 <= spec.duration_minutes <= 12 * 60:
+    if not 5 <= spec.duration_minutes <= MAX_DURATION_MINUTES:
         raise MeetingTypeError("Duration must be between 5 minutes and 12 hours.")
     if spec.buffer_minutes < 0 or spec.min_notice_minutes < 0:
         raise MeetingTypeError("Buffer and minimum notice cannot be negative.")
-    if spec.slot_interval_minutes is not None and spec.slot_interval_minutes < 5:
-        raise MeetingTypeError("Slots must be at least 5 minutes apart.")
+    # Upper bounds keep every entry point (form, API, CLI) inside the integer columns and
+    # inside what a booking page can sensibly offer.
+    if spec.buffer_minutes > MAX_BUFFER_MINUTES:
+        raise MeetingTypeError("The buffer can be at most 24 hours.")
+    if spec.min_notice_minutes > MAX_NOTICE_MINUTES:
+        raise MeetingTypeError("The minimum notice can be at most 366 days.")
+    if spec.slot_interval_minutes is not None and not (
+        5 <= spec.slot_interval_minutes <= MAX_DURATION_MINUTES
+    ):
+        raise MeetingTypeError("Slots must be between 5 minutes and 12 hours apart.")
     kind, providers = _location(spec, installed)
     if not spec.hosts:
         raise MeetingTypeError("A meeting type needs at least one host.")
@@ -176,14 +188,16 @@ def save_meeting_type(
 def meeting_type_by_slug(
     session: Session, slug: str, organization_id: int | None = None
 ) -> MeetingType:
+    # One query with its hosts and their users joined (a booking reads all three).
     stmt = (
         select(MeetingType)
         .where(MeetingType.slug == slug)
-        .options(selectinload(MeetingType.hosts).selectinload(MeetingTypeHost.user))
+        .options(joinedload(MeetingType.hosts).joinedload(MeetingTypeHost.user))
     )
     if organization_id is not None:
         stmt = stmt.where(MeetingType.organization_id == organization_id)
-    mt = session.scalars(stmt).first()
+    found = session.scalars(stmt).unique().all()  # all rows: the joined hosts are complete
+    mt = found[0] if found else None
     if mt is None:
         raise MeetingTypeError(f"No meeting type {slug!r}.")
     return mt
