@@ -91,7 +91,9 @@ class SlidingWindowLimiter:
                     # their distance from it (else a late call and the one a window after it
                     # could land in the same one of Zoom's seconds).
                     self._last = max(turn, now - CATCH_UP_SECONDS)
-                    self._starts.append(self._last)
+                    # The window counts when the call really starts: only the pacing forgives
+                    # lateness, so no ``window`` ever holds more than ``limit`` real starts.
+                    self._starts.append(now)
                     return
                 await asyncio.sleep(turn - now)
 
