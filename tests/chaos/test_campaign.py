@@ -45,8 +45,9 @@ async def test_the_fault_campaign_holds_every_invariant(
     assert set(report.faults) >= FAULT_KINDS, f"not every fault fired: {report.faults}"
     # A floor, not a target: how many armed faults meet a request depends on which operations
     # the seed's schedule reaches (slots differ with the hour it runs); every kind firing is
-    # the guarantee, checked just above.
-    assert sum(report.faults.values()) >= 30
+    # the guarantee, checked just above. (Runs fire 26 to 60 at this size; the pipeline's
+    # timing changes which armed faults a request meets first.)
+    assert sum(report.faults.values()) >= 2 * len(FAULT_KINDS)
     assert report.counts["zoom deauthorization webhooks"] == 1
     assert report.counts["webhook replays refused"] == 1
     assert report.counts["grants revoked at zoom"] >= 1
