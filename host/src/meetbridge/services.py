@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +19,9 @@ from meetbridge.plugins import PluginHost, get_plugin_host
 from meetbridge.providers import ProviderContext
 from meetbridge.settings import Settings
 from meetbridge.vault import Vault, vault_from_settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Services:
     def http(self) -> httpx.AsyncClient:
         """One pooled client for all provider calls (created lazily, inside the event loop)."""
         if self._http is None or self._http.is_closed:
+            import httpx  # here, not at module level: importing it is slow
+
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.http_timeout_seconds),
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),

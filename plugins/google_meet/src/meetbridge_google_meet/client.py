@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from meetbridge.providers import Credentials, GrantRevoked, ProviderContext
 from meetbridge_google_meet.errors import (
@@ -26,6 +24,9 @@ from meetbridge_google_meet.errors import (
 )
 from meetbridge_google_meet.info import NAME
 from meetbridge_google_meet.options import GoogleOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 PRIMARY_CALENDAR = "primary"
 
@@ -162,6 +163,8 @@ class CalendarClient:
         params: Mapping[str, str] | None,
         json: Mapping[str, Any] | None,
     ) -> httpx.Response:
+        import httpx  # here, not at module level: importing it is slow
+
         extra: dict[str, Any] = {}
         if self.options.timeout_seconds is not None:
             extra["timeout"] = self.options.timeout_seconds

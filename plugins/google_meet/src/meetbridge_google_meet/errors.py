@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from meetbridge.providers import (
     DailyLimitReached,
@@ -26,6 +24,9 @@ from meetbridge.providers import (
     WrongCredential,
 )
 from meetbridge_google_meet.info import NAME
+
+if TYPE_CHECKING:
+    import httpx
 
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # Per-minute quotas use a sliding window: a minute from now the window has moved on.
@@ -210,10 +211,6 @@ def map_api_error(response: httpx.Response, *, action: str, now: datetime) -> Pr
     )
 
 
-# Failures where the request never left this machine: retrying cannot duplicate anything.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
 def map_transport_error(exc: httpx.HTTPError, *, action: str, mutating: bool) -> ProviderError:
     """The meetbridge error for a request that got no answer.
 
@@ -221,7 +218,16 @@ def map_transport_error(exc: httpx.HTTPError, *, action: str, mutating: bool) ->
     mutating call: Google may have carried it out. The client-chosen event id makes the
     retry safe (it gets 409 and picks the event up), and ``ambiguous`` tells the host so.
     """
-    sent = not isinstance(exc, _NOT_SENT)
+    import httpx  # here, not at module level: importing it is slow
+
+    # Failures where the request never left this machine: retrying cannot duplicate anything.
+    not_sent = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.UnsupportedProtocol,
+    )
+    sent = not isinstance(exc, not_sent)
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     if sent and mutating:
         detail = (

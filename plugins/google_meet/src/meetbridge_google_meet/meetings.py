@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from meetbridge.providers import (
     Credentials,
@@ -42,6 +40,9 @@ from meetbridge_google_meet.events import (
 )
 from meetbridge_google_meet.info import NAME
 from meetbridge_google_meet.options import GoogleOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("meetbridge.google_meet")
 

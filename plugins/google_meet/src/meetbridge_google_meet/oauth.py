@@ -9,10 +9,8 @@ tokens do not rotate; people can untick scopes on the consent screen, so the gra
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import httpx
 
 from meetbridge.providers import (
     ConnectedAccount,
@@ -26,6 +24,9 @@ from meetbridge.providers import (
 )
 from meetbridge_google_meet.errors import OAuthError
 from meetbridge_google_meet.info import CALENDAR_SCOPES_THAT_COVER_EVENTS, NAME, SCOPES
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("meetbridge.google_meet")
 
@@ -77,6 +78,8 @@ async def _post_token(
     context: ProviderContext, form: dict[str, str], *, action: str
 ) -> httpx.Response:
     """POST to the token endpoint with the client credentials in the form body."""
+    import httpx  # here, not at module level: importing it is slow
+
     data = {
         **form,
         "client_id": context.settings.client_id,
@@ -153,6 +156,8 @@ async def exchange_code(
 
 async def fetch_userinfo(context: ProviderContext, access_token: str) -> dict[str, Any]:
     """OpenID Connect userinfo: ``sub``, ``email`` and, for Workspace accounts, ``hd``."""
+    import httpx  # here, not at module level: importing it is slow
+
     try:
         response = await context.http.get(
             context.endpoint("userinfo_url"),

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from meetbridge.providers import (
     ConnectedAccount,
     ConnectFailed,
@@ -93,6 +91,8 @@ async def connect_account(
 
 async def _get(context: ProviderContext, path: str, access_token: str) -> dict[str, Any]:
     """A Graph GET during connect, where any failure means "connect failed, try again"."""
+    import httpx  # here, not at module level: importing it is slow
+
     url = context.endpoint("api_base_url") + path
     try:
         response = await context.http.get(

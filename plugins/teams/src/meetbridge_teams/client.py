@@ -10,10 +10,8 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from meetbridge.providers import (
     Credentials,
@@ -26,6 +24,9 @@ from meetbridge.providers import (
     RateLimited,
     UnsupportedAccount,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 PROVIDER = "teams"
 MONTHLY_MEETING_LIMIT = 2000
@@ -205,6 +206,8 @@ class GraphClient:
     async def _send(
         self, method: str, path: str, json: Mapping[str, Any] | None, token: str
     ) -> httpx.Response:
+        import httpx  # here, not at module level: importing it is slow
+
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
             return await self.context.http.request(

@@ -19,10 +19,8 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import httpx
 
 from meetbridge.providers import (
     ConnectFailed,
@@ -32,6 +30,9 @@ from meetbridge.providers import (
     ProviderUnavailable,
     TokenSet,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 PROVIDER = "teams"
 DEFAULT_TENANT = "organizations"
@@ -163,6 +164,8 @@ class TokenEndpointError(Exception):
 
 
 async def _token_request(context: ProviderContext, form: dict[str, str]) -> dict[str, Any]:
+    import httpx  # here, not at module level: importing it is slow
+
     form = {
         **form,
         "client_id": context.settings.client_id,

@@ -8,10 +8,8 @@ expired") asks once for a refreshed token and retries once. Zoom's error bodies 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from meetbridge.providers import (
     Credentials,
@@ -27,6 +25,9 @@ from meetbridge.providers import (
 from meetbridge_zoom import limits
 from meetbridge_zoom.info import LABEL, NAME
 from meetbridge_zoom.transport import json_body, send
+
+if TYPE_CHECKING:
+    import httpx
 
 INVALID_TOKEN = 124
 MEETING_NOT_FOUND = 3001

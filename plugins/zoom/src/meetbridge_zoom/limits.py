@@ -17,12 +17,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from meetbridge.providers import DailyLimitReached, ProviderContext, RateLimited
 from meetbridge_zoom.info import LABEL, NAME
+
+if TYPE_CHECKING:
+    import httpx
 
 MEDIUM = "medium"
 LIGHT = "light"

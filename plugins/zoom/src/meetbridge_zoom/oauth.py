@@ -15,10 +15,8 @@ revoke them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import httpx
 
 from meetbridge.providers import (
     ConnectFailed,
@@ -32,6 +30,9 @@ from meetbridge.providers import (
 from meetbridge_zoom.info import LABEL, NAME
 from meetbridge_zoom.transport import json_body, send
 
+if TYPE_CHECKING:
+    import httpx
+
 APP_KEY = "meetbridge_app"  # TokenSet.extra key: which app issued the tokens
 USER_APP = "user"
 ACCOUNT_LEVEL_APP = "account_level"
@@ -44,6 +45,8 @@ class AppCredentials:
     client_secret: Secret
 
     def basic_auth(self) -> httpx.BasicAuth:
+        import httpx  # here, not at module level: importing it is slow
+
         return httpx.BasicAuth(self.client_id, self.client_secret.reveal())
 
 

@@ -8,15 +8,13 @@ out leaves a create or update possibly done. Those raise ``ProviderUnavailable``
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from meetbridge.providers import ProviderContext, ProviderUnavailable
 from meetbridge_zoom.info import LABEL, NAME
 
-# Failures that happen before the request leaves us: Zoom cannot have acted.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+if TYPE_CHECKING:
+    import httpx
 
 
 def request_options(context: ProviderContext) -> dict[str, Any]:
@@ -32,9 +30,18 @@ async def send(
 
     ``what`` names the operation in the error message ("create the meeting").
     """
+    import httpx  # here, not at module level: importing it is slow
+
+    # Failures that happen before the request leaves us: Zoom cannot have acted.
+    not_sent = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.UnsupportedProtocol,
+    )
     try:
         return await context.http.request(method, url, **request_options(context), **kwargs)
-    except _NOT_SENT as exc:
+    except not_sent as exc:
         raise ProviderUnavailable(
             f"{LABEL} could not be reached to {what} ({type(exc).__name__}); it will be tried"
             " again.",
