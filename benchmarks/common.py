@@ -204,7 +204,16 @@ class Org:
     connection_ids: list[int] = field(default_factory=list)
 
 
-def bench_settings(db_url: str, data_dir: Path, sandbox_url: str, **zoom_options: Any) -> Any:
+def bench_settings(
+    db_url: str,
+    data_dir: Path,
+    sandbox_url: str,
+    *,
+    secret_key: str | None = None,
+    **zoom_options: Any,
+) -> Any:
+    """Settings for a benchmark's host; processes that share a database pass the same
+    ``secret_key`` (the vault's), so each can decrypt the tokens another stored."""
     from sandbox_server import REDIRECT_URI
 
     from meetbridge.settings import Settings
@@ -221,7 +230,7 @@ def bench_settings(db_url: str, data_dir: Path, sandbox_url: str, **zoom_options
     return Settings(
         data_dir=data_dir,
         database_url=db_url,
-        secret_keys=[generate_key()],
+        secret_keys=[secret_key or generate_key()],
         providers={
             "zoom": {
                 "client_id": DEFAULT_CLIENT_ID,

@@ -11,6 +11,11 @@ The *baseline* sends the same create-meeting requests (same body, same token, sa
 same concurrency, same connection-pool limits) with a plain ``httpx.AsyncClient``: the most a
 client can get from that provider. The ratio meetbridge/baseline is what the host keeps.
 
+With ``--processes P`` the bookings are shared among P processes (each its own host: its own
+``Services``, connection pools and event loop, on the same database and sandbox, as P
+``serve``/``worker`` processes would be), the concurrency C split among them; they warm up
+apart and start the timed run together. The baseline stays one client at concurrency C.
+
 Run alone: ``uv run python benchmarks/pipeline.py --db sqlite --bookings 1000 --concurrency 10``
 (prints one JSON object). ``benchmarks/run.py`` runs it in a child process per database so the
 peak RSS (``ru_maxrss``) is the pipeline's own.
@@ -21,12 +26,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
+import multiprocessing
 import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -48,12 +56,14 @@ from sqlalchemy import func, select
 # Zoom's rate limiter stays in the path but never binds here (the sandbox's QPS check is off
 # for this benchmark): throughput is about what the host adds, saturation is measured apart.
 UNBOUND_RATES = {"rate_limits": {"medium": 100_000, "light": 100_000}}
+CHILD_TIMEOUT_SECONDS = 600
 
 
 @dataclass
 class Run:
     count: int = 0
     wall: float = 0.0
+    started: float = 0.0  # time.perf_counter() when the first item started
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -82,9 +92,9 @@ async def run_concurrently(items: list[Any], concurrency: int, one: Any) -> Run:
                 run.errors.append(f"{type(exc).__name__}: {exc}"[:300])
             run.latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    run.started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    run.wall = time.perf_counter() - started
+    run.wall = time.perf_counter() - run.started
     return run
 
 
@@ -159,6 +169,128 @@ async def baseline_all(
             response.json()  # the client reads the meeting, as the plugin does
 
         return await run_concurrently(requests, concurrency, one)
+
+
+# -- several host processes --------------------------------------------------------------------
+@dataclass
+class Shard:
+    """One host process's part of the run: what it needs to rebuild the host and book."""
+
+    settings: dict[str, Any]  # bench_settings() arguments
+    org_id: int
+    slugs: list[str]
+    now: datetime
+    concurrency: int
+    warm: list[tuple[int, datetime]]
+    timed: list[tuple[int, datetime]]
+    tag: str
+
+
+@dataclass
+class ShardResult:
+    count: int
+    started: float  # time.perf_counter(): CLOCK_MONOTONIC, the same clock in every process
+    ended: float
+    latencies: list[float]
+    errors: list[str]
+    cpu_s: float
+    sql: SqlCount
+    peak_rss_kib: int
+
+
+def run_shard(shard: Shard, start_together: Any, results: Any) -> None:
+    """A child process: build the host, warm up, wait for the others, book, report."""
+    try:
+        # A plain dict: this module is ``__mp_main__`` here, its classes unknown to the parent.
+        results.put(dataclasses.asdict(asyncio.run(_shard(shard, start_together))))
+    except BaseException as exc:  # reported to the parent, which fails the benchmark
+        start_together.abort()
+        results.put(f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def _shard(shard: Shard, start_together: Any) -> ShardResult:
+    from meetbridge.scheduling.bookings import BookingService
+
+    services = build_services(bench_settings(**shard.settings))
+    try:
+        org = SimpleNamespace(org_id=shard.org_id, slugs=shard.slugs)
+        service = BookingService(services, clock=lambda: shard.now)
+        await book_all(service, org, shard.warm, shard.concurrency, f"w{shard.tag}")
+        await asyncio.to_thread(start_together.wait, 120)
+        cpu = time.process_time()
+        with counting_sql(services.engine) as sql:
+            run = await book_all(service, org, shard.timed, shard.concurrency, shard.tag)
+            started, ended = run.started, run.started + run.wall
+            cpu_s = time.process_time() - cpu
+            await service.worker.wait_background()
+    finally:
+        await services.aclose()
+        services.close()
+    return ShardResult(
+        count=run.count,
+        started=started,
+        ended=ended,
+        latencies=run.latencies,
+        errors=run.errors,
+        cpu_s=cpu_s,
+        sql=sql,
+        peak_rss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
+
+
+def book_in_processes(
+    processes: int,
+    settings: dict[str, Any],
+    org: Any,
+    now: datetime,
+    concurrency: int,
+    warm: list[tuple[int, datetime]],
+    timed: list[tuple[int, datetime]],
+) -> tuple[Run, float, SqlCount, int]:
+    """The timed bookings shared among ``processes`` host processes: the run as one (first
+    start to last end), their CPU seconds, their SQL counts and the largest peak RSS."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each, like a real host
+    start_together = ctx.Barrier(processes)
+    results = ctx.Queue()
+    shards = [
+        Shard(
+            settings=settings,
+            org_id=org.org_id,
+            slugs=org.slugs,
+            now=now,
+            concurrency=concurrency // processes + (i < concurrency % processes),
+            warm=warm[i::processes],
+            timed=timed[i::processes],
+            tag=f"m{i}-",
+        )
+        for i in range(processes)
+    ]
+    children = [ctx.Process(target=run_shard, args=(s, start_together, results)) for s in shards]
+    for proc in children:
+        proc.start()
+    try:
+        answers = [results.get(timeout=CHILD_TIMEOUT_SECONDS) for _ in children]
+    finally:
+        for proc in children:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+    failed = [a for a in answers if isinstance(a, str)]
+    if failed:
+        raise RuntimeError(f"a host process failed: {failed[0]}")
+    parts = [ShardResult(**{**a, "sql": SqlCount(**a["sql"])}) for a in answers]
+    run = Run(
+        count=sum(p.count for p in parts),
+        wall=max(p.ended for p in parts) - min(p.started for p in parts),
+        latencies=[x for p in parts for x in p.latencies],
+        errors=[e for p in parts for e in p.errors],
+    )
+    sql = SqlCount(
+        statements=sum(p.sql.statements for p in parts),
+        commits=sum(p.sql.commits for p in parts),
+        checkouts=sum(p.sql.checkouts for p in parts),
+    )
+    return run, sum(p.cpu_s for p in parts), sql, max(p.peak_rss_kib for p in parts)
 
 
 # -- the benchmark ----------------------------------------------------------------------------
@@ -245,9 +377,15 @@ async def measure(
     concurrency: int,
     latency_ms: float,
     profile: str | None = None,
+    processes: int = 1,
 ) -> dict:
     from meetbridge.scheduling.bookings import BookingService
+    from meetbridge.vault import generate_key
 
+    if not 1 <= processes <= concurrency:
+        raise ValueError("--processes must be between 1 and the concurrency")
+    if profile and processes > 1:
+        raise ValueError("--profile profiles this process: use it with --processes 1")
     hosts = 20
     now = datetime.now(UTC).replace(microsecond=0)
     warm_n = concurrency * 2
@@ -259,9 +397,14 @@ async def measure(
         # Bookings of baseline + meetbridge + warm-ups exceed Zoom's 100/host/day cap, which
         # is not what this measures (saturation does): lift it.
         sandbox.control("config", qps_enabled=False, daily_cap=10**9, latency_ms=0)
-        services = build_services(
-            bench_settings(db.url, tmp / "data", sandbox.url, **UNBOUND_RATES)
-        )
+        settings = {
+            "db_url": db.url,
+            "data_dir": tmp / "data",
+            "sandbox_url": sandbox.url,
+            "secret_key": generate_key(),
+            **UNBOUND_RATES,
+        }
+        services = build_services(bench_settings(**settings))
         try:
             org = seed_org(services, hosts)
             await connect_all(org)
@@ -276,25 +419,32 @@ async def measure(
             cpu = time.process_time()
             base = await baseline_all(sandbox.url, requests, concurrency)
             base_cpu = time.process_time() - cpu
-            await book_all(service, org, warm, concurrency, "w")
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            cpu = time.process_time()
-            with profiling(profile), counting_sql(services.engine) as sql:
-                mb = await book_all(service, org, timed, concurrency, "m")
-                mb_cpu = time.process_time() - cpu
-                await service.worker.wait_background()
-            rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if processes == 1:
+                await book_all(service, org, warm, concurrency, "w")
+                rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                cpu = time.process_time()
+                with profiling(profile), counting_sql(services.engine) as sql:
+                    mb = await book_all(service, org, timed, concurrency, "m")
+                    mb_cpu = time.process_time() - cpu
+                    await service.worker.wait_background()
+                rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            else:
+                rss_before = 0
+                mb, mb_cpu, sql, rss_peak = await asyncio.to_thread(
+                    book_in_processes, processes, settings, org, now, concurrency, warm, timed
+                )
             counts = outcome_counts(services)
         finally:
             await services.aclose()
             services.close()
-    # CPU of this process per booking: what the host adds, and the least sensitive figure
-    # when other programs share the machine (wall times are not).
+    # CPU of the host process(es) per booking: what the host adds, and the least sensitive
+    # figure when other programs share the machine (wall times are not).
     ratio = (mb.count / mb.wall) / (base.count / base.wall) if mb.wall and base.wall else 0.0
     return {
         "database": db_kind,
         "bookings": bookings_n,
         "concurrency": concurrency,
+        "processes": processes,
         "latency_ms": latency_ms,
         "hosts": hosts,
         "baseline": {**base.as_dict(), "cpu_ms_per_item": round(base_cpu / base.count * 1000, 2)},
@@ -309,7 +459,8 @@ async def measure(
         },
         "outcome": counts,
         "peak_rss_mib": round(rss_peak / 1024, 1),
-        "rss_before_timed_run_mib": round(rss_before / 1024, 1),
+        # Only measured in one process (with several, each child's own peak is reported).
+        "rss_before_timed_run_mib": round(rss_before / 1024, 1) if rss_before else None,
     }
 
 
@@ -320,10 +471,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bookings", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--processes", type=int, default=1, help="host processes sharing C")
     parser.add_argument("--profile", help="write a pyinstrument profile of the timed run here")
     args = parser.parse_args(argv)
     result = asyncio.run(
-        measure(args.db, args.bookings, args.concurrency, args.latency_ms, args.profile)
+        measure(
+            args.db,
+            args.bookings,
+            args.concurrency,
+            args.latency_ms,
+            args.profile,
+            args.processes,
+        )
     )
     print(json.dumps(result))
 

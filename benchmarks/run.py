@@ -33,6 +33,7 @@ CHILD_TIMEOUT_SECONDS = 600
 
 QUICK = {
     "pipeline": {"bookings": 40, "concurrency": 10},
+    "pipeline_p2": {"bookings": 40, "concurrency": 10, "processes": 2},
     "pipeline_c1": None,
     "saturation": {"bookings": 60, "concurrency": 40},
     "refresh": {"concurrency": 5},
@@ -41,6 +42,8 @@ QUICK = {
 }
 FULL = {
     "pipeline": {"bookings": 500, "concurrency": 10},
+    # The same bookings shared by two host processes (as `serve` + `worker`, or two workers).
+    "pipeline_p2": {"bookings": 500, "concurrency": 10, "processes": 2},
     "pipeline_c1": {"bookings": 100, "concurrency": 1},
     "saturation": {"bookings": 1000, "concurrency": 40},
     "refresh": {"concurrency": 20},
@@ -97,6 +100,7 @@ def run_all(quick: bool) -> dict[str, Any]:
     databases = ["sqlite"] + (["postgresql"] if postgres_server_url() else [])
     report: dict[str, Any] = {"mode": "quick" if quick else "full", "machine": machine()}
     report["pipeline"] = [child("pipeline", db=db, **plan["pipeline"]) for db in databases]
+    report["pipeline"] += [child("pipeline", db=db, **plan["pipeline_p2"]) for db in databases]
     if plan["pipeline_c1"]:
         report["pipeline"] += [child("pipeline", db=db, **plan["pipeline_c1"]) for db in databases]
     report["saturation"] = child("saturation", **plan["saturation"])
@@ -127,8 +131,9 @@ def table(report: dict[str, Any]) -> str:
         f" Python {m['python']}, SQLite {m['sqlite']}, load {m['loadavg_at_start']}"
         f" -> {m['loadavg_at_end']}",
         "",
-        "Pipeline throughput (bookings vs bare httpx creates, same sandbox and concurrency)",
-        f"  {'db':<11}{'N':>6}{'C':>4}  {'base/s':>8}{'mb/s':>8}{'ratio':>7}"
+        "Pipeline throughput (bookings vs bare httpx creates, same sandbox and concurrency;"
+        " P host processes)",
+        f"  {'db':<11}{'N':>6}{'C':>4}{'P':>3}  {'base/s':>8}{'mb/s':>8}{'ratio':>7}"
         f"  {'base p50/p99 ms':>16}  {'mb p50/p99 ms':>16}  {'cpu ms/booking':>14}"
         f"  {'sql/commits':>11}  errors",
     ]
@@ -139,7 +144,7 @@ def table(report: dict[str, Any]) -> str:
         b, mb = row["baseline"], row["meetbridge"]
         out.append(
             f"  {row['database']:<11}{row['bookings']:>6}{row['concurrency']:>4}"
-            f"  {b['per_s']:>8}{mb['per_s']:>8}{row['ratio']:>7}"
+            f"{row.get('processes', 1):>3}  {b['per_s']:>8}{mb['per_s']:>8}{row['ratio']:>7}"
             f"  {b['p50_ms']:>7}/{b['p99_ms']:<8}  {mb['p50_ms']:>7}/{mb['p99_ms']:<8}"
             f"  {mb['cpu_ms_per_item']:>14}  {_sql(row):>11}  {mb['errors']}"
         )

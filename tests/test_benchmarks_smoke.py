@@ -50,20 +50,24 @@ def test_the_machine_is_described(report: dict) -> None:
 
 
 def test_pipeline_compares_bookings_with_bare_requests(report: dict) -> None:
-    [row] = report["pipeline"]
-    assert row["database"] == "sqlite" and row["concurrency"] >= 1
-    for side in ("baseline", "meetbridge"):
-        figures = row[side]
-        assert figures["count"] == row["bookings"]
-        for key in ("per_s", "p50_ms", "p99_ms", "wall_s", "cpu_ms_per_item"):
-            assert _number(figures[key]), (side, key, figures[key])
-        assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
-        assert figures["errors"] == 0, figures["first_error"]
-    assert _number(row["ratio"]) and row["ratio"] > 0
-    # Every booking got its meeting and its confirmation emails (booker and host).
-    outcome = row["outcome"]
-    assert outcome["meetings_provisioned"] == outcome["bookings"]
-    assert outcome["confirmation_emails_queued"] == 2 * outcome["bookings"]
+    rows = report["pipeline"]
+    # One host process, then the same bookings shared by two (started together).
+    assert [row["processes"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["database"] == "sqlite" and row["concurrency"] >= 1
+        for side in ("baseline", "meetbridge"):
+            figures = row[side]
+            assert figures["count"] == row["bookings"]
+            for key in ("per_s", "p50_ms", "p99_ms", "wall_s", "cpu_ms_per_item"):
+                assert _number(figures[key]), (side, key, figures[key])
+            assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+            assert figures["errors"] == 0, figures["first_error"]
+        assert _number(row["ratio"]) and row["ratio"] > 0
+        # Every booking got its meeting and its confirmation emails (booker and host).
+        outcome = row["outcome"]
+        assert outcome["meetings_provisioned"] == outcome["bookings"]
+        assert outcome["confirmation_emails_queued"] == 2 * outcome["bookings"]
+        assert _number(row["sql_per_booking"]["statements"])
     assert _number(report["memory"]["pipeline_peak_rss_mib"])
 
 
