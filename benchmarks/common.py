@@ -201,6 +201,7 @@ class Org:
     hosts: list[str] = field(default_factory=list)
     user_ids: list[int] = field(default_factory=list)
     slugs: list[str] = field(default_factory=list)
+    type_ids: list[int] = field(default_factory=list)
     connection_ids: list[int] = field(default_factory=list)
 
 
@@ -290,6 +291,7 @@ def seed_org(services: Any, hosts: int) -> Org:
             org.hosts.append(email)
             org.user_ids.append(user.id)
             org.slugs.append(mt.slug)
+            org.type_ids.append(mt.id)
         org.org_id = organization.id
     return org
 

@@ -124,6 +124,13 @@ def _sql(row: dict[str, Any]) -> str:
     return f"{sql.get('statements', '?')}/{sql.get('commits', '?')}"
 
 
+def _floor(row: dict[str, Any]) -> str:
+    f = row.get("floor") or {}
+    if not f:
+        return ""
+    return f"{f['per_s']:>8}{f['ratio']:>7}{f['cpu_ms_per_item']:>8}"
+
+
 def table(report: dict[str, Any]) -> str:
     m = report["machine"]
     out = [
@@ -135,7 +142,7 @@ def table(report: dict[str, Any]) -> str:
         " P host processes)",
         f"  {'db':<11}{'N':>6}{'C':>4}{'P':>3}  {'base/s':>8}{'mb/s':>8}{'ratio':>7}"
         f"  {'base p50/p99 ms':>16}  {'mb p50/p99 ms':>16}  {'cpu ms/booking':>14}"
-        f"  {'sql/commits':>11}  errors",
+        f"  {'sql/commits':>11}  errors  {'floor/s':>8}{'ratio':>7}{'cpu ms':>8}",
     ]
     for row in report["pipeline"]:
         if "error" in row:
@@ -146,8 +153,13 @@ def table(report: dict[str, Any]) -> str:
             f"  {row['database']:<11}{row['bookings']:>6}{row['concurrency']:>4}"
             f"{row.get('processes', 1):>3}  {b['per_s']:>8}{mb['per_s']:>8}{row['ratio']:>7}"
             f"  {b['p50_ms']:>7}/{b['p99_ms']:<8}  {mb['p50_ms']:>7}/{mb['p99_ms']:<8}"
-            f"  {mb['cpu_ms_per_item']:>14}  {_sql(row):>11}  {mb['errors']}"
+            f"  {mb['cpu_ms_per_item']:>14}  {_sql(row):>11}  {mb['errors']:>6}"
+            f"  {_floor(row)}"
         )
+    out.append(
+        "  (floor: the same creates wrapped in only the writes any durable host must make,"
+        " two transactions of SQLAlchemy Core; see benchmarks/pipeline.py)"
+    )
     s = report["saturation"]
     out += ["", "Rate-limit saturation (one Zoom Pro account, creates limited per second)"]
     if "error" in s:

@@ -68,6 +68,11 @@ def test_pipeline_compares_bookings_with_bare_requests(report: dict) -> None:
         assert outcome["meetings_provisioned"] == outcome["bookings"]
         assert outcome["confirmation_emails_queued"] == 2 * outcome["bookings"]
         assert _number(row["sql_per_booking"]["statements"])
+        # The floor: the same requests with only the writes any durable host makes.
+        floor = row["floor"]
+        assert floor["count"] == row["bookings"] and floor["errors"] == 0, floor["first_error"]
+        assert _number(floor["per_s"]) and _number(floor["ratio"])
+        assert _number(floor["cpu_ms_per_item"])
     assert _number(report["memory"]["pipeline_peak_rss_mib"])
 
 
