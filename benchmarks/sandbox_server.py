@@ -98,6 +98,8 @@ class BenchWrapper:
                 "requests": self.requests,
                 "create_times": self.create_times,
                 "meetings": len(state.meetings),
+                # This process's CPU seconds so far: the provider's share of the machine.
+                "cpu_s": time.process_time(),
             }
         elif action == "config":
             options = json.loads(body or b"{}")
