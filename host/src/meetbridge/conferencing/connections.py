@@ -318,5 +318,8 @@ class ConnectionService:
             return len(conns)
 
     # -- use -------------------------------------------------------------------------------------
-    def credentials(self, connection: Connection) -> ConnectionCredentials:
-        return ConnectionCredentials(self.tokens, connection)
+    def credentials(
+        self, connection: Connection, *, just_read: bool = False
+    ) -> ConnectionCredentials:
+        """Credentials for plugin calls (``just_read``: see :class:`ConnectionCredentials`)."""
+        return ConnectionCredentials(self.tokens, connection, just_read=just_read)

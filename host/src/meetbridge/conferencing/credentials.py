@@ -14,6 +14,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import inspect
+
 from meetbridge.db import utcnow
 from meetbridge.models import Connection, ConnectionStatus
 from meetbridge.observability import metrics
@@ -45,17 +47,26 @@ class TokenManager:
             conn = session.get(Connection, connection_id)
             if conn is None:
                 raise ConnectionUnusable(f"Connection {connection_id} does not exist.")
-            if conn.status != ConnectionStatus.ACTIVE or conn.token_ciphertext is None:
-                raise ConnectionUnusable(
-                    f"The {conn.provider} connection of {conn.email or 'this account'} is"
-                    f" {conn.status.replace('_', ' ')}; reconnect it.",
-                    provider=conn.provider,
-                )
-            assert self.services.vault is not None
-            return conn, self.services.vault.decrypt_tokens(conn.token_ciphertext)
+            return conn, self._tokens_of(conn)
 
-    async def access_token(self, connection_id: int) -> str:
-        _, tokens = self.load(connection_id)
+    def _tokens_of(self, conn: Connection) -> TokenSet:
+        if conn.status != ConnectionStatus.ACTIVE or conn.token_ciphertext is None:
+            raise ConnectionUnusable(
+                f"The {conn.provider} connection of {conn.email or 'this account'} is"
+                f" {conn.status.replace('_', ' ')}; reconnect it.",
+                provider=conn.provider,
+            )
+        assert self.services.vault is not None
+        return self.services.vault.decrypt_tokens(conn.token_ciphertext)
+
+    async def access_token(self, connection_id: int, read: Connection | None = None) -> str:
+        """A valid access token, refreshed first if it expires within the margin.
+
+        ``read``: the connection as the caller's transaction just read it, to use instead of
+        reading it again (a token refreshed meanwhile by someone else is no harm: the old one
+        stays valid until it expires, and a rejected one is refreshed below as always).
+        """
+        _, tokens = (read, self._tokens_of(read)) if read is not None else self.load(connection_id)
         if not tokens.expires_within(self.margin, self._now()):
             return tokens.access_token.reveal()
         async with self.services.locks.hold(f"connection:{connection_id}"):
@@ -130,15 +141,23 @@ class TokenManager:
 class ConnectionCredentials:
     """The :class:`~meetbridge.providers.Credentials` handed to plugins for one connection."""
 
-    def __init__(self, manager: TokenManager, connection: Connection) -> None:
+    def __init__(
+        self, manager: TokenManager, connection: Connection, *, just_read: bool = False
+    ) -> None:
+        """``just_read``: ``connection`` was read by the transaction that decided this call,
+        moments ago; the first call's token then comes from it (one query less per provider
+        call). Later calls, and credentials made from older objects, read the stored token."""
         self._manager = manager
         self.connection_id: int | None = connection.id
         self.external_account_id = connection.external_account_id
         self.email = connection.email
+        whole = not inspect(connection).unloaded & {"status", "token_ciphertext", "provider"}
+        self._read: Connection | None = connection if just_read and whole else None
 
     async def access_token(self) -> str:
         assert self.connection_id is not None
-        return await self._manager.access_token(self.connection_id)
+        read, self._read = self._read, None
+        return await self._manager.access_token(self.connection_id, read)
 
     async def refreshed_access_token(self, rejected: str) -> str:
         assert self.connection_id is not None

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, object_session
@@ -109,6 +113,42 @@ def wants_video(booking: Booking) -> bool:
     if mt.video_mode == VideoMode.OFF:
         return False
     return booking.video if mt.video_mode == VideoMode.PER_BOOKING else True
+
+
+@dataclass
+class WhenCreated:
+    """Work to do in the transaction that stores booking ``booking_id``'s new meeting.
+
+    A new booking waits (within its inline budget) for its first meeting, then queues the
+    confirmations with the join link. Staged here, they are queued in the same transaction
+    as the meeting: one commit less per booking, and no moment when the meeting is stored but
+    its confirmations are not. ``stage(session, meeting)`` runs inside that transaction and
+    must not raise (it guards its own work); what it returns is kept in ``result`` once the
+    transaction committed, and ``done`` says so. Closed (``open = False``) when the waiter
+    stops waiting, so a sync that finishes later in the background stages nothing: the
+    waiter has then queued its messages its own way.
+    """
+
+    booking_id: int
+    stage: Callable[[Session, Meeting], Any]
+    open: bool = True
+    done: bool = False
+    result: Any = None
+
+
+_when_created: ContextVar[WhenCreated | None] = ContextVar("meetbridge_when_created", default=None)
+
+
+@contextmanager
+def when_created(hook: WhenCreated) -> Iterator[WhenCreated]:
+    """Run ``hook`` with the meeting a sync started inside this block creates (the task the
+    worker runs it in copies this context); closed when the block ends."""
+    token = _when_created.set(hook)
+    try:
+        yield hook
+    finally:
+        hook.open = False
+        _when_created.reset(token)
 
 
 class ConferencingLifecycle:
@@ -341,6 +381,8 @@ class ConferencingLifecycle:
             else booking.revision,
         }
         meeting.attempts += 1
+        if meeting.id is None:
+            session.flush()  # a new row, inserted as it is now: its id goes with the attempt
         conn = (
             session.get(Connection, resolution.connection_id) if resolution.connection_id else None
         )
@@ -447,10 +489,16 @@ class ConferencingLifecycle:
                     if current.status == MeetingStatus.PENDING
                     else MeetingStatus.DELETED
                 )
-            meeting = Meeting(booking_id=booking.id, attempts=0, extra={})
+            # The key names this row for good (every retry of it sends the same key) and is
+            # chosen here, not derived from the row's id: the row is then inserted whole by
+            # one flush (in _prepare_create), not inserted to learn its id and updated.
+            meeting = Meeting(
+                booking_id=booking.id,
+                attempts=0,
+                extra={},
+                idempotency_key=f"mb-{booking.uid}-{secrets.token_hex(6)}",
+            )
             session.add(meeting)
-            session.flush()
-            meeting.idempotency_key = f"mb-{booking.uid}-{meeting.id}"
         meeting.provider = resolution.provider
         meeting.connection_id = resolution.connection_id
         meeting.host_user_id = resolution.host.user_id if resolution.host else None
@@ -468,7 +516,8 @@ class ConferencingLifecycle:
         self, provider: str, request: MeetingRequest, conn: Connection | None
     ) -> ProviderMeeting:
         ctx = self.services.provider_context(provider, request.timezone)
-        creds = self.connections.credentials(conn) if conn is not None else None
+        # ``conn`` was read by the transaction that prepared this attempt, just now.
+        creds = self.connections.credentials(conn, just_read=True) if conn is not None else None
         for retry in range(QPS_RETRIES + 1):
             try:
                 return await self.services.plugins.call(
@@ -507,6 +556,8 @@ class ConferencingLifecycle:
         assert vault is not None
         job = queue.running_job() if ends_job else None
         finished = False
+        hook = _when_created.get()
+        staged: Any = None
         with self.services.sessions() as session, session.begin():
             # The meeting with its booking and type, in one query, before anything changes:
             # the platform event of this change reads them (web/platform_events.py).
@@ -517,6 +568,12 @@ class ConferencingLifecycle:
             ).one_or_none()
             assert meeting is not None
             booking = meeting.booking
+            # Read from the row, not only from when the attempt began: a booking whose inline
+            # budget ran out while the provider was answering told its people "your link is on
+            # its way" after this attempt was prepared, and they must get the link.
+            told_pending = was_pending_notice or bool(
+                (meeting.extra or {}).get("client_told_pending")
+            )
             meeting.external_id = made.external_id
             meeting.join_url = made.join_url
             meeting.start_url_ciphertext = (
@@ -532,12 +589,23 @@ class ConferencingLifecycle:
             meeting.synced_revision = revision
             meeting.last_error = None
             assert booking is not None
-            if was_pending_notice:
+            if hook is not None and not (hook.open and hook.booking_id == booking.id):
+                hook = None
+            if told_pending:
                 # "Here is your link", to everyone who was told it was on its way.
                 with notifications.guarded(session, f"link for booking {booking.id}"):
                     notifications.queue_provisioned(session, self.services, booking, meeting)
+            elif hook is not None:
+                try:
+                    staged = hook.stage(session, meeting)  # e.g. the booking's confirmations
+                except Exception:
+                    # Never at the meeting's expense: the waiter does its work its own way.
+                    log.exception("work staged for booking %s's meeting failed", booking.id)
+                    hook = None
             if job is not None and not job.finished:
                 finished = queue.finish_claimed(session, job.job_id, job.worker_id)
+        if hook is not None and not told_pending:
+            hook.result, hook.done, hook.open = staged, True, False
         if finished and job is not None:
             job.finished = True  # committed with the meeting: the worker records nothing more
 

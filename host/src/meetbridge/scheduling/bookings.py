@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from meetbridge.conferencing.lifecycle import wants_video
+from meetbridge.conferencing.lifecycle import WhenCreated, wants_video, when_created
 from meetbridge.db import utcnow
 from meetbridge.jobs import queue
 from meetbridge.jobs.worker import SYNC_CONFERENCING, Worker
@@ -179,13 +179,24 @@ class BookingService:
             else:
                 job_id = self._enqueue(session, booking)
             booking_id = booking.id
-        if claim:
-            # Inserted by the commit, which gave it its id.
-            await self.worker.run_job_now(job.id, self.inline_budget, claimed=job)
-        else:
-            await self._run_inline(job_id)
         # The booking as this transaction made it (sessions do not expire objects on commit):
         # with its type, hosts and attendee loaded, the messages and the result need no reload.
+        if claim:
+            # When the meeting is made in time, the confirmations (with its link) are queued
+            # in the transaction that stores it (see WhenCreated); otherwise below.
+            hook = WhenCreated(
+                booking_id,
+                lambda session, meeting: self._queue_change(
+                    session, booking, meeting, "booking_confirmed", token
+                ),
+            )
+            with when_created(hook):
+                # The job was inserted by the commit, which gave it its id.
+                await self.worker.run_job_now(job.id, self.inline_budget, claimed=job)
+            if hook.done:
+                return hook.result
+        else:
+            await self._run_inline(job_id)
         return self._confirm(booking_id, "booking_confirmed", manage_token=token, loaded=booking)
 
     def _claims_inline(self) -> bool:
@@ -529,27 +540,39 @@ class BookingService:
         the booking as the change's transaction left it (type, hosts with their users and
         attendees loaded), read instead of loading it again.
         """
-        from meetbridge.notifications import messages
-
         with self.services.sessions() as session, session.begin():
             booking = loaded if loaded is not None else self._booking(session, booking_id)
             meeting = self._latest_meeting(session, booking_id)
-            pending = (
-                wants_video(booking)
-                and booking.status == BookingStatus.CONFIRMED
-                and meeting is not None
-                and meeting.status == MeetingStatus.PENDING
+            return self._queue_change(session, booking, meeting, kind, manage_token)
+
+    def _queue_change(
+        self,
+        session: Session,
+        booking: Booking,
+        meeting: Meeting | None,
+        kind: str,
+        manage_token: str | None = None,
+    ) -> BookingResult:
+        """Queue the messages about ``kind`` in ``session``'s transaction (never raises:
+        a message that cannot be made is logged, not the change's failure); the result."""
+        from meetbridge.notifications import messages
+
+        pending = (
+            wants_video(booking)
+            and booking.status == BookingStatus.CONFIRMED
+            and meeting is not None
+            and meeting.status == MeetingStatus.PENDING
+        )
+        if pending and meeting is not None:
+            # The client reads "your link is on its way": the link follows when it is made.
+            meeting.extra = {**(meeting.extra or {}), "client_told_pending": True}
+        with messages.guarded(session, f"{kind} messages for booking {booking.id}"):
+            messages.queue_booking_change(
+                session,
+                self.services,
+                booking,
+                kind,
+                manage_token=manage_token,
+                meeting=meeting,
             )
-            if pending and meeting is not None:
-                # The client reads "your link is on its way": the link follows when it is made.
-                meeting.extra = {**(meeting.extra or {}), "client_told_pending": True}
-            with messages.guarded(session, f"{kind} messages for booking {booking_id}"):
-                messages.queue_booking_change(
-                    session,
-                    self.services,
-                    booking,
-                    kind,
-                    manage_token=manage_token,
-                    meeting=meeting,
-                )
-            return self._result_of(booking, meeting, manage_token)
+        return self._result_of(booking, meeting, manage_token)
