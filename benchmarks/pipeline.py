@@ -123,13 +123,47 @@ async def book_all(
     return await run_concurrently(list(enumerate(plan)), concurrency, one)
 
 
+def create_body(host: int, start: datetime, n: int, tag: str) -> dict[str, Any]:
+    """The create-meeting body the Zoom plugin sends for booking ``n`` (built as it does)."""
+    from meetbridge.providers import MeetingRequest
+    from meetbridge_zoom.meetings import meeting_body
+
+    request = MeetingRequest(
+        idempotency_key=f"mb-{tag}{n}",
+        topic=f"Call with host {host} with Client {tag}{n}",
+        start=start,
+        duration_minutes=30,
+        timezone="UTC",
+        attendees=(f"client-{tag}{n}@example.org",),
+    )
+    return meeting_body(request, "UTC")
+
+
+def bare_client() -> httpx.AsyncClient:
+    """A plain client with the connection-pool limits of ``Services.http``."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    return httpx.AsyncClient(timeout=10.0, limits=limits)
+
+
+async def post_create(
+    client: httpx.AsyncClient, sandbox_url: str, token: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Create one meeting; the meeting as Zoom answered it (read, as the plugin reads it)."""
+    response = await client.post(
+        f"{sandbox_url}/v2/users/me/meetings",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"create answered {response.status_code}")
+    return response.json()
+
+
 def baseline_requests(
     org: Any, plan: list[tuple[int, datetime]], tag: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """(token, body) per request: the body the plugin would send, built before timing."""
     from meetbridge.models import Connection
-    from meetbridge.providers import MeetingRequest
-    from meetbridge_zoom.meetings import meeting_body
 
     services = org.services
     with services.sessions() as session:
@@ -137,37 +171,19 @@ def baseline_requests(
             services.vault.decrypt_tokens(session.get(Connection, cid).token_ciphertext)
             for cid in org.connection_ids
         ]
-    out = []
-    for n, (host, start) in enumerate(plan):
-        request = MeetingRequest(
-            idempotency_key=f"mb-baseline-{tag}{n}",
-            topic=f"Call with host {host} with Client {tag}{n}",
-            start=start,
-            duration_minutes=30,
-            timezone="UTC",
-            attendees=(f"client-{tag}{n}@example.org",),
-        )
-        out.append((tokens[host].access_token.reveal(), meeting_body(request, "UTC")))
-    return out
+    return [
+        (tokens[host].access_token.reveal(), create_body(host, start, n, tag))
+        for n, (host, start) in enumerate(plan)
+    ]
 
 
 async def baseline_all(
     sandbox_url: str, requests: list[tuple[str, dict[str, Any]]], concurrency: int
 ) -> Run:
-    url = f"{sandbox_url}/v2/users/me/meetings"
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)  # as Services.http
-    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+    async with bare_client() as client:
 
         async def one(item: tuple[str, dict[str, Any]]) -> None:
-            token, body = item
-            response = await client.post(
-                url,
-                json=body,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"create answered {response.status_code}")
-            response.json()  # the client reads the meeting, as the plugin does
+            await post_create(client, sandbox_url, *item)
 
         return await run_concurrently(requests, concurrency, one)
 
@@ -204,14 +220,11 @@ async def floor_all(
         Meeting,
         OutboundMessage,
     )
-    from meetbridge.providers import MeetingRequest, Secret
-    from meetbridge_zoom.meetings import meeting_body
+    from meetbridge.providers import Secret
 
     engine, vault = services.engine, services.vault
-    url = f"{sandbox_url}/v2/users/me/meetings"
     token_query = select(Connection.token_ciphertext).where(Connection.id == bindparam("cid"))
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+    async with bare_client() as client:
 
         async def one(item: tuple[int, tuple[int, datetime]]) -> None:
             n, (host, start) = item
@@ -262,29 +275,15 @@ async def floor_all(
                         "provider": "zoom",
                         "connection_id": org.connection_ids[host],
                         "status": "pending",
-                        "idempotency_key": f"mb-floor-{tag}{n}",
+                        "idempotency_key": f"mb-{tag}{n}",
                         "created_at": now,
                         "updated_at": now,
                     },
                 )
                 ciphertext = conn.scalar(token_query, {"cid": org.connection_ids[host]})
             token = vault.decrypt_tokens(ciphertext).access_token.reveal()
-            request = MeetingRequest(
-                idempotency_key=f"mb-floor-{tag}{n}",
-                topic=f"Call with host {host} with Client {n}",
-                start=start,
-                duration_minutes=30,
-                timezone="UTC",
-                attendees=(email,),
-            )
-            response = await client.post(
-                url,
-                json=meeting_body(request, "UTC"),
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"create answered {response.status_code}")
-            created = response.json()
+            body = create_body(host, start, n, tag)
+            created = await post_create(client, sandbox_url, token, body)
             text = f"Your call on {start:%Y-%m-%d %H:%M} UTC: {created['join_url']}"
             with engine.begin() as conn:
                 conn.execute(
