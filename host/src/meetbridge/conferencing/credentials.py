@@ -151,8 +151,12 @@ class ConnectionCredentials:
         self.connection_id: int | None = connection.id
         self.external_account_id = connection.external_account_id
         self.email = connection.email
-        whole = not inspect(connection).unloaded & {"status", "token_ciphertext", "provider"}
-        self._read: Connection | None = connection if just_read and whole else None
+        whole = just_read and not inspect(connection).unloaded & {
+            "status",
+            "token_ciphertext",
+            "provider",
+        }
+        self._read: Connection | None = connection if whole else None
 
     async def access_token(self) -> str:
         assert self.connection_id is not None
